@@ -1,0 +1,1 @@
+"""Pipeline, state and the composable extractor base."""
