@@ -13,13 +13,12 @@ Hierarchy::
 
 `classify(exc)` maps any exception the library meets to an `ErrorCategory`:
 
-| category     | examples                                                                    | what callers do         |
-|--------------|-----------------------------------------------------------------------------|-------------------------|
-| RATE_LIMITED | HTTP 429 (Plex or CDF), Plex 403 whose message mentions a quota              | wait (Retry-After), retry|
-| RETRYABLE    | HTTP 408/425/500/502/503/504, connection errors, timeouts, protocol errors  | back off, retry         |
-| SKIPPABLE    | `ValidationError` (one bad record)                                          | dead-letter, go on      |
-| FATAL        | other 4xx (400, 401, 403, 404, 409, 422), configuration and state errors,   | stop, report            |
-|              | programming errors                                                          |                         |
+| category     | examples                                                                 | what callers do  |
+|--------------|--------------------------------------------------------------------------|------------------|
+| RATE_LIMITED | HTTP 429 (Plex or CDF), a Plex 403 whose message mentions a quota         | wait, retry      |
+| RETRYABLE    | HTTP 408/425/500/502/503/504, connection errors, timeouts, protocol errors | back off, retry  |
+| SKIPPABLE    | `ValidationError` (one bad record)                                       | dead-letter it   |
+| FATAL        | other 4xx (400, 401, 403, 404, 409, 422), configuration and state errors  | stop, report     |
 
 It understands httpx errors, cognite-sdk 8 exceptions (`CogniteAPIError` and subclasses, `CogniteHTTPStatusError`,
 `CogniteConnectionError`, `CogniteReadTimeout`), our own tree, and `TimeoutError`/`ConnectionError` from the stdlib.

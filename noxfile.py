@@ -1,0 +1,50 @@
+"""Developer sessions: `nox -s tests lint types docs bench`."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["lint", "types", "tests", "docs"]
+
+PYTHON = ["3.11"]
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Run the test suite with coverage (fails under 85%)."""
+    session.install("-e", ".[dev]")
+    session.run(
+        "python", "-m", "pytest", "--cov=plex_cognite", "--cov-report=term-missing:skip-covered",
+        "--cov-fail-under=85", *session.posargs,
+    )
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Ruff lint and format check."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def types(session: nox.Session) -> None:
+    """mypy --strict on the package and on the typing tests that exercise the public API."""
+    session.install("-e", ".[dev]")
+    session.run("mypy", "src/", "tests/typing/")
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site, warnings as errors."""
+    session.install("-e", ".[dev]")
+    session.run("mkdocs", "build", "--strict")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Run every benchmark under benchmarks/ and print the figures (not part of CI)."""
+    session.install("-e", ".[dev]")
+    for script in sorted(__import__("pathlib").Path("benchmarks").glob("bench_*.py")):
+        session.run("python", str(script), *session.posargs)
