@@ -139,3 +139,9 @@ def test_retry_after_http_date() -> None:
 @given(st.floats(min_value=0, max_value=1e6, allow_nan=False))
 def test_retry_after_seconds_round_trip(seconds: float) -> None:
     assert parse_retry_after(repr(seconds)) == seconds
+
+
+def test_503_keeps_retry_after() -> None:
+    result = classify(_status_error(503, {"Retry-After": "2"}))
+    assert result.category is ErrorCategory.RETRYABLE
+    assert result.retry_after == 2.0

@@ -17,6 +17,7 @@ Hierarchy::
 |--------------|--------------------------------------------------------------------------|------------------|
 | RATE_LIMITED | HTTP 429 (Plex or CDF), a Plex 403 whose message mentions a quota         | wait, retry      |
 | RETRYABLE    | HTTP 408/425/500/502/503/504, connection errors, timeouts, protocol errors | back off, retry  |
+|              | and an open circuit breaker's `CircuitOpenError` (retry after its retry_in) |                  |
 | SKIPPABLE    | `ValidationError` (one bad record)                                       | dead-letter it   |
 | FATAL        | other 4xx (400, 401, 403, 404, 409, 422), configuration and state errors  | stop, report     |
 
@@ -230,7 +231,7 @@ def _classify_httpx_response(response: httpx.Response) -> Classification:
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     category = _status_category(response.status_code, _safe_text(response))
     return Classification(
-        category, retry_after if category is ErrorCategory.RATE_LIMITED else None, response.status_code
+        category, retry_after if category is not ErrorCategory.FATAL else None, response.status_code
     )
 
 
@@ -253,9 +254,13 @@ def classify(exc: BaseException) -> Classification:
     # Imported here so that importing plex_cognite.errors stays cheap.
     from cognite.client import exceptions as cex
 
+    from plex_cognite.resilience.breaker import CircuitOpenError
+
     match exc:
         case ValidationError():
             return Classification(ErrorCategory.SKIPPABLE)
+        case CircuitOpenError():
+            return Classification(ErrorCategory.RETRYABLE, exc.retry_in)
         case ConfigurationError() | StateError():
             return Classification(ErrorCategory.FATAL)
         case PlexAPIError():
@@ -263,7 +268,7 @@ def classify(exc: BaseException) -> Classification:
                 return Classification(ErrorCategory.FATAL)
             category = _status_category(exc.status, exc.message)
             return Classification(
-                category, exc.retry_after if category is ErrorCategory.RATE_LIMITED else None, exc.status
+                category, exc.retry_after if category is not ErrorCategory.FATAL else None, exc.status
             )
         case CogniteWriteError() if exc.status is not None:
             return Classification(_status_category(exc.status), None, exc.status)
