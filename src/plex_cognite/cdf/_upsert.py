@@ -1,0 +1,318 @@
+"""Idempotent create-or-update by external id for the classic resources (assets, events, time series).
+
+One chunk (at most 1000 items) is written as:
+
+1. `POST /{resource}` with every item. CDF create is atomic per request: a 409 `duplicated` rejects all of it.
+2. On 409: `POST /{resource}/byids` for exactly the duplicated ids, diff each existing object against the item, and
+   `POST /{resource}/update` only the fields that really changed (items with no change need no write at all).
+   Then create the rest again (another 409 repeats step 2 for the newly duplicated ids).
+3. On 400 `missing` naming a parent external id (assets), the items whose parent does not exist fail (with their
+   in-chunk descendants) and the rest is written.
+
+The whole chunk runs inside the batch retry policy. That is safe because it is an upsert: a create that was applied
+but answered 503 ("commit then fail") comes back as 409 on the retry and ends as unchanged (reported as created,
+since we made it). The cognite-sdk's own retries (429 on creates; 429/5xx on byids/update) stay the only retry
+below this one; nothing else retries around an SDK call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, TypeVar, cast
+
+from cognite.client import AsyncCogniteClient
+from cognite.client.exceptions import CogniteAPIError, CogniteDuplicatedError, CogniteNotFoundError
+
+from plex_cognite.core.results import ItemFailure, WriteResult
+from plex_cognite.errors import classify
+
+__all__ = ["BatchRetry", "CdfApi", "DefaultBatchRetry", "ResourceSpec", "UpsertOutcome", "diff_update", "upsert_chunk"]
+
+_T = TypeVar("_T")
+
+FieldKind = Literal["scalar", "map", "id_set", "create_only"]
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceSpec:
+    """How one classic resource is written and diffed.
+
+    Attributes:
+        name: API name (`assets`, `events`, `timeseries`).
+        fields: Written fields (camelCase) and how to compare them. `scalar` is set/setNull, `map` (metadata) is
+            compared as a whole and set, `id_set` (`assetIds`) is compared as a set, `create_only` is never updated.
+        managed_nulls: Fields an item may clear: None on the item sends `setNull` when CDF has a value.
+    """
+
+    name: str
+    fields: Mapping[str, FieldKind]
+    managed_nulls: frozenset[str] = frozenset()
+
+
+class BatchRetry(Protocol):
+    """What sinks need from a retry policy (`plex_cognite.resilience.RetryPolicy` fits)."""
+
+    async def acall(self, fn: Callable[[], Awaitable[_T]], /) -> _T:
+        """Call `fn` until it succeeds or the policy gives up (then re-raise the last error)."""
+        ...
+
+
+class DefaultBatchRetry:
+    """A small classify-based retry with full-jitter exponential backoff (used when no policy is given).
+
+    Args:
+        max_attempts: Attempts in total.
+        initial_wait_s: First backoff ceiling.
+        max_wait_s: Largest wait.
+    """
+
+    def __init__(self, max_attempts: int = 6, initial_wait_s: float = 0.5, max_wait_s: float = 30.0) -> None:
+        self.max_attempts = max_attempts
+        self.initial_wait_s = initial_wait_s
+        self.max_wait_s = max_wait_s
+
+    async def acall(self, fn: Callable[[], Awaitable[_T]], /) -> _T:
+        """Call `fn`, retrying errors that `classify` calls retryable or rate-limited."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await fn()
+            except Exception as exc:
+                verdict = classify(exc)
+                if not verdict.retryable or attempt >= self.max_attempts:
+                    raise
+                ceiling = min(self.max_wait_s, self.initial_wait_s * 2 ** (attempt - 1))
+                wait = max(verdict.retry_after or 0.0, random.uniform(0.0, ceiling))
+                await asyncio.sleep(min(wait, self.max_wait_s))
+
+
+class CdfApi:
+    """Raw JSON posts to one CDF project through the cognite-sdk's `AsyncCogniteClient.post`.
+
+    The raw post keeps the SDK's auth, gzip, headers, error mapping and per-endpoint retry rules, but skips building
+    and parsing SDK objects, which matters at hundreds of thousands of items.
+    """
+
+    def __init__(self, client: AsyncCogniteClient) -> None:
+        self.client = client
+        self.prefix = f"/api/v1/projects/{client.config.project}"
+
+    async def post(self, path: str, body: dict[str, Any], params: dict[str, Any] | None = None) -> Any:
+        """POST `body` to `path` (relative to the project) and return the parsed JSON answer."""
+        response = await self.client.post(self.prefix + path, json=body, params=params)
+        return response.json()
+
+    async def post_no_answer(self, path: str, body: dict[str, Any], params: dict[str, Any] | None = None) -> None:
+        """POST without parsing the answer (creates whose answer we do not need)."""
+        await self.client.post(self.prefix + path, json=body, params=params)
+
+
+def _same(kind: FieldKind, wanted: Any, current: Any) -> bool:
+    if kind == "map":
+        return dict(wanted or {}) == dict(current or {})
+    if kind == "id_set":
+        return set(wanted or ()) == set(current or ())
+    return bool(wanted == current)
+
+
+def diff_update(spec: ResourceSpec, wanted: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
+    """The `update` object that turns `current` (as CDF returns it) into `wanted` (a create body), or {}.
+
+    Only fields that differ are included: `set` for new values, `setNull` for cleared managed fields.
+
+    Args:
+        spec: The resource's field rules.
+        wanted: The item as it would be created (camelCase, Nones omitted).
+        current: The object as `byids` returned it.
+    """
+    update: dict[str, Any] = {}
+    for name, kind in spec.fields.items():
+        if kind == "create_only":
+            continue
+        if name in wanted:
+            value = wanted[name]
+            if name == "parentExternalId" and current.get("parentExternalId") is None and "parentId" in current:
+                # CDF may omit parentExternalId in answers; without it we cannot tell, so set it (idempotent).
+                update[name] = {"set": value}
+            elif not _same(kind, value, current.get(name)):
+                update[name] = {"set": list(value) if kind == "id_set" else value}
+        elif name in spec.managed_nulls and current.get(name) not in (None, {}, []):
+            update[name] = {"set": {}} if kind == "map" else {"setNull": True}
+    return update
+
+
+@dataclass(slots=True)
+class UpsertOutcome:
+    """What one chunk did, plus the objects CDF returned (assets only) for priming the resolver."""
+
+    result: WriteResult = field(default_factory=WriteResult)
+    objects: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _ChunkState:
+    """Carried across retry attempts of one chunk."""
+
+    requests: int = 0
+    maybe_created: set[str] = field(default_factory=set)
+    """Sent in a create whose answer was lost or an error: if they exist now, we made them."""
+    maybe_updated: set[str] = field(default_factory=set)
+    """Sent in an update whose answer was lost or an error."""
+    failed: dict[str, ItemFailure] = field(default_factory=dict)
+
+
+def _missing_external_ids(exc: CogniteAPIError) -> set[str]:
+    return {m["externalId"] for m in (exc.missing or []) if isinstance(m, dict) and "externalId" in m}
+
+
+def _drop_orphans(writes: dict[str, dict[str, Any]], missing: set[str], state: _ChunkState, reason: str) -> bool:
+    """Fail items whose parent is missing (and their in-chunk descendants). Returns whether any item was dropped."""
+    gone = set(missing)
+    dropped = False
+    changed = True
+    while changed:
+        changed = False
+        for xid, body in list(writes.items()):
+            parent = body.get("parentExternalId")
+            if parent in gone:
+                del writes[xid]
+                gone.add(xid)
+                state.failed[xid] = ItemFailure(xid, reason.format(parent=parent))
+                dropped = changed = True
+    return dropped
+
+
+async def upsert_chunk(
+    api: CdfApi,
+    spec: ResourceSpec,
+    writes: Sequence[dict[str, Any]],
+    retry: BatchRetry,
+    *,
+    collect_objects: bool = False,
+) -> UpsertOutcome:
+    """Upsert at most 1000 items (create bodies keyed by `externalId`) of one resource, under `retry`.
+
+    Returns:
+        Created / updated / unchanged / failed external ids, requests sent, and (with `collect_objects`) every
+        object CDF returned for them.
+    """
+    state = _ChunkState()
+
+    async def attempt() -> UpsertOutcome:
+        outcome = UpsertOutcome()
+        await _attempt(api, spec, writes, state, outcome, collect_objects)
+        return outcome
+
+    outcome = await retry.acall(attempt)
+    outcome.result.requests = state.requests
+    outcome.result.failed.extend(state.failed.values())
+    return outcome
+
+
+async def _attempt(
+    api: CdfApi,
+    spec: ResourceSpec,
+    writes: Sequence[dict[str, Any]],
+    state: _ChunkState,
+    outcome: UpsertOutcome,
+    collect_objects: bool,
+) -> None:
+    pending = {w["externalId"]: w for w in writes if w["externalId"] not in state.failed}
+    result = outcome.result
+    while pending:
+        try:
+            state.requests += 1
+            body = {"items": list(pending.values())}
+            if collect_objects:
+                answer = await api.post(f"/{spec.name}", body)
+                outcome.objects.extend(answer.get("items", []))
+            else:
+                await api.post_no_answer(f"/{spec.name}", body)
+            result.created.extend(pending)
+            state.maybe_created.update(pending)
+            return
+        except CogniteDuplicatedError as exc:
+            duplicated = [d["externalId"] for d in exc.duplicated if isinstance(d, dict) and "externalId" in d]
+            duplicated = [x for x in duplicated if x in pending]
+            if not duplicated:
+                raise
+            await _update_existing(api, spec, {x: pending.pop(x) for x in duplicated}, state, outcome, collect_objects)
+        except CogniteNotFoundError as exc:
+            missing = _missing_external_ids(exc)
+            if not _drop_orphans(pending, missing, state, "parent asset {parent!r} does not exist in CDF"):
+                raise
+        except Exception:
+            # A 5xx, a timeout or a lost answer: the create may have been applied.
+            state.maybe_created.update(pending)
+            raise
+
+
+async def _update_existing(
+    api: CdfApi,
+    spec: ResourceSpec,
+    wanted: dict[str, dict[str, Any]],
+    state: _ChunkState,
+    outcome: UpsertOutcome,
+    collect_objects: bool,
+) -> None:
+    result = outcome.result
+    state.requests += 1
+    answer = await api.post(
+        f"/{spec.name}/byids", {"items": [{"externalId": x} for x in wanted], "ignoreUnknownIds": True}
+    )
+    current = {o["externalId"]: o for o in answer.get("items", []) if "externalId" in o}
+    updates: list[dict[str, Any]] = []
+    for xid, body in wanted.items():
+        existing = current.get(xid)
+        if existing is None:
+            # Deleted between the 409 and our read: rare; let the retry create it.
+            raise CogniteAPIError(f"{spec.name} {xid!r} vanished during upsert", code=503)
+        change = diff_update(spec, body, existing)
+        if change:
+            updates.append({"externalId": xid, "update": change})
+        else:
+            _classify_unchanged(result, state, xid)
+            if collect_objects:
+                outcome.objects.append(existing)
+    while updates:
+        try:
+            state.requests += 1
+            answer = await api.post(f"/{spec.name}/update", {"items": updates})
+        except CogniteNotFoundError as exc:
+            missing = _missing_external_ids(exc)
+            keep = []
+            for item in updates:
+                parent = item["update"].get("parentExternalId", {}).get("set")
+                if parent in missing:
+                    state.failed[item["externalId"]] = ItemFailure(
+                        item["externalId"], f"parent asset {parent!r} does not exist in CDF"
+                    )
+                else:
+                    keep.append(item)
+            if len(keep) == len(updates):
+                raise
+            updates = keep
+            continue
+        except Exception:
+            state.maybe_updated.update(item["externalId"] for item in updates)
+            raise
+        for item in updates:
+            xid = item["externalId"]
+            (result.created if xid in state.maybe_created else result.updated).append(xid)
+        if collect_objects:
+            outcome.objects.extend(cast("list[dict[str, Any]]", answer.get("items", [])))
+        return
+
+
+def _classify_unchanged(result: WriteResult, state: _ChunkState, xid: str) -> None:
+    """An existing object already equal to the item: ours from an earlier ambiguous attempt, or truly unchanged."""
+    if xid in state.maybe_created:
+        result.created.append(xid)
+    elif xid in state.maybe_updated:
+        result.updated.append(xid)
+    else:
+        result.unchanged.append(xid)

@@ -1,0 +1,232 @@
+"""What sinks write: one frozen dataclass per CDF resource, with asset references by external id.
+
+Items are built by pure transforms (Plex record -> item). They reference assets by **external id**; the sinks turn
+those into the numeric ids CDF requires (`assetIds`, `assetId`) through the `AssetIDResolver`.
+
+Every item has `content_hash()`: an 8-byte blake2b digest over a canonical JSON of the fields that are written. It is
+stable across processes and Python versions (no `hash()` randomisation), so the state store can keep it per external
+id and a re-run over unchanged data can skip the write altogether.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from plex_cognite.typing import ExternalId, JSONValue
+
+__all__ = [
+    "AssetItem",
+    "DatapointsItem",
+    "EventItem",
+    "RawRowItem",
+    "TimeSeriesItem",
+    "canonical_hash",
+]
+
+_DIGEST_SIZE = 8
+
+
+def _json_default(value: object) -> JSONValue:
+    # Mapping proxies, tuples inside metadata and the like: render them as their plain JSON counterparts.
+    if isinstance(value, Mapping):
+        return {str(k): v for k, v in value.items()}
+    if isinstance(value, (tuple, set, frozenset)):
+        return list(value)
+    raise TypeError(f"value of type {type(value).__name__} is not JSON-serialisable: {value!r}")
+
+
+def canonical_hash(payload: JSONValue | Mapping[str, object]) -> bytes:
+    """Return an 8-byte blake2b digest of a canonical JSON rendering of `payload`.
+
+    Keys are sorted, separators are fixed and non-ASCII is kept verbatim, so equal payloads give equal digests in any
+    process. Non-finite floats are rendered as strings (`"NaN"`, `"Infinity"`), as the cognite-sdk sends them.
+
+    Args:
+        payload: Any JSON-like value (mappings, sequences, str, int, float, bool, None).
+
+    Returns:
+        The 8-byte digest.
+    """
+    text = json.dumps(
+        _finite(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+    )
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=_DIGEST_SIZE).digest()
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class AssetItem:
+    """An asset to create or update, its parent named by external id.
+
+    Attributes:
+        external_id: The asset's external id (unique per project).
+        name: Display name (CDF requires a non-empty name).
+        parent_external_id: The parent's external id; None for a root asset.
+        description: Free text.
+        metadata: String key-value pairs.
+        source: The source system.
+        data_set_id: Numeric data set id; None falls back to the sink's default.
+    """
+
+    external_id: ExternalId
+    name: str
+    parent_external_id: ExternalId | None = None
+    description: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    source: str | None = "plex"
+    data_set_id: int | None = None
+
+    def content_hash(self) -> bytes:
+        """Return the 8-byte digest of the written fields (see `canonical_hash`)."""
+        return canonical_hash(
+            {
+                "kind": "asset",
+                "externalId": self.external_id,
+                "name": self.name,
+                "parentExternalId": self.parent_external_id,
+                "description": self.description,
+                "metadata": dict(self.metadata),
+                "source": self.source,
+                "dataSetId": self.data_set_id,
+            }
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EventItem:
+    """An event to create or update, linked to assets by their external ids.
+
+    Attributes:
+        external_id: The event's external id.
+        type: Event type (`job`, `workcenter_status`).
+        subtype: Event subtype (job status, status name).
+        start_time: Start, epoch milliseconds UTC.
+        end_time: End, epoch milliseconds UTC; None for an open event.
+        description: Free text.
+        metadata: String key-value pairs.
+        source: The source system.
+        asset_external_ids: External ids of the assets to link; the sink resolves them to numeric `assetIds`.
+        data_set_id: Numeric data set id; None falls back to the sink's default.
+    """
+
+    external_id: ExternalId
+    type: str | None = None
+    subtype: str | None = None
+    start_time: int | None = None
+    end_time: int | None = None
+    description: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    source: str | None = "plex"
+    asset_external_ids: Sequence[ExternalId] = ()
+    data_set_id: int | None = None
+
+    def content_hash(self) -> bytes:
+        """Return the 8-byte digest of the written fields (see `canonical_hash`)."""
+        return canonical_hash(
+            {
+                "kind": "event",
+                "externalId": self.external_id,
+                "type": self.type,
+                "subtype": self.subtype,
+                "startTime": self.start_time,
+                "endTime": self.end_time,
+                "description": self.description,
+                "metadata": dict(self.metadata),
+                "source": self.source,
+                "assetExternalIds": list(self.asset_external_ids),
+                "dataSetId": self.data_set_id,
+            }
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TimeSeriesItem:
+    """A (numeric, classic) time series to create or update, linked to one asset by external id.
+
+    CDF time series have no `source` field.
+
+    Attributes:
+        external_id: The series' external id.
+        name: Display name.
+        asset_external_id: External id of the asset to link; the sink resolves it to the numeric `assetId`.
+        unit: Unit text (`pcs`, `kg`).
+        description: Free text.
+        metadata: String key-value pairs.
+        is_step: Step (True) or linear (False) interpolation.
+        data_set_id: Numeric data set id; None falls back to the sink's default.
+    """
+
+    external_id: ExternalId
+    name: str
+    asset_external_id: ExternalId | None = None
+    unit: str | None = None
+    description: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    is_step: bool = False
+    data_set_id: int | None = None
+
+    def content_hash(self) -> bytes:
+        """Return the 8-byte digest of the written fields (see `canonical_hash`)."""
+        return canonical_hash(
+            {
+                "kind": "timeseries",
+                "externalId": self.external_id,
+                "name": self.name,
+                "assetExternalId": self.asset_external_id,
+                "unit": self.unit,
+                "description": self.description,
+                "metadata": dict(self.metadata),
+                "isStep": self.is_step,
+                "dataSetId": self.data_set_id,
+            }
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DatapointsItem:
+    """Datapoints for one numeric time series, addressed by external id.
+
+    Attributes:
+        external_id: The time series' external id.
+        datapoints: `(timestamp epoch ms, value)` pairs, in any order; points sharing a millisecond are summed by
+            the sink.
+    """
+
+    external_id: ExternalId
+    datapoints: Sequence[tuple[int, float]]
+
+    def content_hash(self) -> bytes:
+        """Return the 8-byte digest of the series id and its points (see `canonical_hash`)."""
+        return canonical_hash(
+            {"kind": "datapoints", "externalId": self.external_id, "datapoints": [list(p) for p in self.datapoints]}
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RawRowItem:
+    """One CDF RAW row; the database and table are the sink's.
+
+    Attributes:
+        key: The row key (unique per table; a later write replaces the row).
+        columns: JSON columns.
+    """
+
+    key: str
+    columns: Mapping[str, JSONValue]
+
+    def content_hash(self) -> bytes:
+        """Return the 8-byte digest of key and columns (see `canonical_hash`)."""
+        return canonical_hash({"kind": "raw", "key": self.key, "columns": dict(self.columns)})
