@@ -13,10 +13,10 @@ from cognite.client import exceptions as cex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from structlog.testing import capture_logs
 
 from plex_cognite.config import BreakerSettings
 from plex_cognite.errors import ErrorCategory, PlexAPIError, PlexCogniteError, classify
+from plex_cognite.observability.logs import capture_logs
 from plex_cognite.resilience import (
     Allow,
     BreakerCore,

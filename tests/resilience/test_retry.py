@@ -14,10 +14,10 @@ import pytest
 from cognite.client import exceptions as cex
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from structlog.testing import capture_logs
 
 from plex_cognite.config import RetrySettings
 from plex_cognite.errors import ConfigurationError, ErrorCategory, PlexAPIError
+from plex_cognite.observability.logs import capture_logs
 from plex_cognite.resilience import (
     CircuitOpenError,
     ManualClock,

@@ -7,10 +7,10 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-import structlog
 import tenacity
 
 from plex_cognite.errors import Classification, ErrorCategory, classify
+from plex_cognite.observability.logs import get_logger
 from plex_cognite.resilience._clock import AsyncSleep, Sleep
 from plex_cognite.resilience._retry_stats import LAST_STATS, RetrySleep, RetryStatistics
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Run", "blocking_sleep"]
 
-_log = structlog.get_logger("plex_cognite.resilience.retry")
+_log = get_logger("plex_cognite.resilience.retry")
 
 
 def blocking_sleep(seconds: float) -> None:

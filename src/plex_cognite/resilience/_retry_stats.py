@@ -6,13 +6,12 @@ import contextvars
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-import structlog
-
 from plex_cognite.errors import ErrorCategory
+from plex_cognite.observability.logs import get_logger
 
 __all__ = ["RetrySleep", "RetryStatistics", "RetryTotals", "last_retry_statistics", "log_retry"]
 
-_log = structlog.get_logger("plex_cognite.resilience.retry")
+_log = get_logger("plex_cognite.resilience.retry")
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,9 +30,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ParamSpec, Protocol, TypeAlias, TypeVar, overload
 
-import structlog
-
 from plex_cognite.errors import ErrorCategory, PlexCogniteError, classify
+from plex_cognite.observability.logs import get_logger
 from plex_cognite.resilience._clock import Clock, monotonic
 from plex_cognite.resilience._inspect import is_async_callable
 from plex_cognite.typing import BreakerListener
@@ -51,7 +50,7 @@ __all__ = [
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_log = structlog.get_logger(__name__)
+_log = get_logger(__name__)
 
 
 class CircuitOpenError(PlexCogniteError):
