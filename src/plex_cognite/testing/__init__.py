@@ -2,5 +2,7 @@
 
 from plex_cognite.testing._faults import Fault, FaultPlan
 from plex_cognite.testing.fake_cdf import FakeCDF
+from plex_cognite.testing.fake_plex import FakePlex
+from plex_cognite.testing.plant import ExpectedCdf, PlantSize, SimulatedPlant
 
-__all__ = ["FakeCDF", "Fault", "FaultPlan"]
+__all__ = ["ExpectedCdf", "FakeCDF", "FakePlex", "Fault", "FaultPlan", "PlantSize", "SimulatedPlant"]
