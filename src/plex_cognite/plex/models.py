@@ -1,0 +1,335 @@
+"""Typed Plex Connect records (pydantic v2), one model per resource the extractors read.
+
+Field names are snake_case in Python and Plex's camelCase on the wire (`workcenter_id` <-> `workcenterId`); both
+are accepted on input. Unknown fields are kept (`model.model_extra`), never fatal, so a Plex release that adds a
+field does not break a run. Dates are parsed tolerantly into aware UTC datetimes and written back in the Plex
+format by `model_dump(mode="json", by_alias=True)`.
+
+Only the fields a record cannot be used without are required (its key, and for history entries the time, the
+workcenter and, for quantities, the quantity); everything else is optional because Plex sends `null` freely.
+A row that fails validation becomes a dead letter, it does not stop the stream.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    Strict,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
+from pydantic import ValidationError as PydanticValidationError
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from plex_cognite.plex._dates import format_plex_datetime
+
+__all__ = [
+    "Building",
+    "Container",
+    "Job",
+    "JobOperation",
+    "OptionalPlexDateTime",
+    "Part",
+    "PlexDateTime",
+    "PlexFloat",
+    "PlexInt",
+    "PlexRecord",
+    "ProductionEntry",
+    "ScrapEntry",
+    "Workcenter",
+    "WorkcenterStatus",
+    "WorkcenterStatusEntry",
+]
+
+
+_ZERO = timedelta(0)
+_FORMAT_HINT = "expected YYYY-MM-DDThh:mm:ss.fffffffZ"
+
+
+def _plex_datetime(value: object, handler: ValidatorFunctionWrapHandler) -> datetime:
+    # pydantic's own (Rust) parser does the work: Plex's 7 fractional digits (truncated to microseconds, like
+    # `parse_plex_datetime`), `Z` or an offset. We only refuse what Plex refuses (numbers, times without a zone)
+    # and normalise to UTC, at a fraction of the cost of parsing in Python (this runs ~4 times per job).
+    if value is None:
+        raise PydanticCustomError("missing", "a date-time is required, got null")
+    if not isinstance(value, str | datetime):
+        raise PydanticCustomError(
+            "invalid_datetime", "expected a Plex date-time string, got {kind}", {"kind": type(value).__name__}
+        )
+    try:
+        parsed: datetime = handler(value)
+    except PydanticValidationError:
+        raise PydanticCustomError(
+            "invalid_datetime", "not a Plex date-time ({hint}): {value}", {"hint": _FORMAT_HINT, "value": repr(value)}
+        ) from None
+    offset = parsed.utcoffset()
+    if offset is None:
+        raise PydanticCustomError(
+            "invalid_datetime",
+            "date-time without a zone ({hint}): {value}",
+            {"hint": _FORMAT_HINT, "value": repr(value)},
+        )
+    return parsed.replace(tzinfo=UTC) if offset == _ZERO else parsed.astimezone(UTC)
+
+
+def _optional_plex_datetime(value: object, handler: ValidatorFunctionWrapHandler) -> datetime | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _plex_datetime(value, handler)
+
+
+def _no_text(value: object) -> object:
+    # Plex sends numbers as JSON numbers; "12,5" or "n/a" (or a bool) in a number field is a bad row, not a value.
+    if isinstance(value, str | bool):
+        raise PydanticCustomError(
+            "invalid_number",
+            "expected a JSON number, got {kind} {value}",
+            {"kind": type(value).__name__, "value": repr(value)},
+        )
+    return value
+
+
+#: An aware UTC datetime read from a Plex date string, written back as `YYYY-MM-DDThh:mm:ss.fffffffZ`.
+PlexDateTime = Annotated[
+    datetime, WrapValidator(_plex_datetime), PlainSerializer(format_plex_datetime, when_used="json")
+]
+#: Like `PlexDateTime`, but `null` (or an empty string) is None.
+OptionalPlexDateTime = Annotated[
+    datetime | None,
+    WrapValidator(_optional_plex_datetime),
+    PlainSerializer(format_plex_datetime, when_used="json-unless-none"),
+]
+
+
+#: A float that must arrive as a JSON number (ints accepted), never as text or a bool.
+PlexFloat = Annotated[float, Strict()]
+#: An int that must arrive as a JSON number (an integral float such as `3600.0` is accepted), never as text.
+PlexInt = Annotated[int, BeforeValidator(_no_text)]
+
+
+class PlexRecord(BaseModel):
+    """Base of every Plex record: camelCase aliases (snake_case names accepted too), unknown fields kept."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        alias_generator=to_camel,
+    )
+
+
+class Building(PlexRecord):
+    """A building (`GET /mdm/v1/buildings`); key `id`."""
+
+    id: str
+    building_code: str | None = None
+    name: str | None = None
+    building_type: str | None = None
+    active: bool | None = None
+    old_building_code: str | None = None
+    address: str | None = None
+    city: str | None = None
+    state: str | None = None
+    country: str | None = None
+    zip_code: str | None = None
+
+
+class Workcenter(PlexRecord):
+    """A workcenter (`GET /production/v1/production-definitions/workcenters`); key `workcenterId`, not `id`."""
+
+    workcenter_id: str
+    workcenter_code: str | None = None
+    name: str | None = None
+    workcenter_type: str | None = None
+    workcenter_group: str | None = None
+    building_id: str | None = None
+    building_code: str | None = None
+    tank_silo: bool | None = None
+    production_line_id: str | None = None
+    ip_address: str | None = None
+    plc_name: str | None = None
+
+
+class Part(PlexRecord):
+    """A part (`GET /mdm/v1/parts`); key `id`."""
+
+    id: str
+    number: str | None = None
+    name: str | None = None
+    revision: str | None = None
+    description: str | None = None
+    type: str | None = None
+    group: str | None = None
+    source: str | None = None
+    product_type: str | None = None
+    status: str | None = None
+    note: str | None = None
+    lead_time_days: PlexFloat | None = None
+    building_code: str | None = None
+    created_by_id: str | None = None
+    created_date: OptionalPlexDateTime = None
+    modified_by_id: str | None = None
+    modified_date: OptionalPlexDateTime = None
+
+
+class Job(PlexRecord):
+    """A production job (`GET /scheduling/v1/jobs`); key `id`. Open jobs have no `completed_date`."""
+
+    id: str
+    job_number: str | None = None
+    external_job_code: str | None = None
+    created_date: OptionalPlexDateTime = None
+    part_id: str | None = None
+    part_number: str | None = None
+    part_revision: str | None = None
+    part_number_revision: str | None = None
+    due_date: OptionalPlexDateTime = None
+    completed_date: OptionalPlexDateTime = None
+    quantity: PlexFloat | None = None
+    quantity_completed: PlexFloat | None = None
+    job_status: str | None = None
+    building_id: str | None = None
+    building_code: str | None = None
+    job_type: str | None = None
+    earliest_start_date_time: OptionalPlexDateTime = None
+    priority: str | None = None
+
+
+class JobOperation(PlexRecord):
+    """One operation of a job (`GET /scheduling/v1/jobs/{id}/operations`); key `jobOperationId`."""
+
+    job_operation_id: str
+    job_id: str | None = None
+    job_number: str | None = None
+    part_id: str | None = None
+    part_number: str | None = None
+    part_revision: str | None = None
+    part_number_revision: str | None = None
+    job_operation_number: PlexInt | None = None
+    operation_code: str | None = None
+    workcenter_id: str | None = None
+    workcenter_code: str | None = None
+    quantity: PlexFloat | None = None
+    quantity_completed: PlexFloat | None = None
+    due_date: OptionalPlexDateTime = None
+    scheduled_start_date: OptionalPlexDateTime = None
+    completed_date: OptionalPlexDateTime = None
+    job_operation_status: str | None = None
+    setup_time: PlexFloat | None = None
+    rate: PlexFloat | None = None
+    unit_of_measure: str | None = None
+    run_time: PlexFloat | None = None
+    batch_criteria: str | None = None
+    part_operation_type: str | None = None
+    batch_operation: bool | None = None
+    pre_process_operation: bool | None = None
+
+
+class _HistoryEntry(PlexRecord):
+    """Fields the production-history entries share."""
+
+    workcenter_id: str
+    workcenter_code: str | None = None
+    job_id: str | None = None
+    part_id: str | None = None
+    part_number: str | None = None
+    revision: str | None = None
+    part_number_revision: str | None = None
+    part_operation_id: str | None = None
+    operation_number: PlexInt | None = None
+    operation_code: str | None = None
+
+
+class ProductionEntry(_HistoryEntry):
+    """A production transaction (`GET /production/v1/production-history/production-entries`).
+
+    Plex gives it no row id; `transaction_date` is its time (the windowing field).
+    """
+
+    transaction_date: PlexDateTime
+    quantity: Annotated[PlexFloat, Field(ge=0)]
+    serial_no: str | None = None
+    lot_no: str | None = None
+    employee_id: str | None = None
+    employee_name: str | None = None
+    job_code: str | None = None
+    job_no: str | None = None
+    unit: str | None = None
+    tracking_no: str | None = None
+
+
+class ScrapEntry(_HistoryEntry):
+    """A scrap transaction (`GET /production/v1/production-history/scrap-entries`); time `transaction_date`."""
+
+    transaction_date: PlexDateTime
+    quantity: Annotated[PlexFloat, Field(ge=0)]
+    scrap_reason: str | None = None
+    transaction_type: str | None = None
+    job_code: str | None = None
+    serial_no: str | None = None
+
+
+class WorkcenterStatusEntry(_HistoryEntry):
+    """A workcenter status log entry (`.../production-history/workcenter-status-entries`).
+
+    It spans `log_date` .. `log_date + duration` seconds; `workcenter_status` is a customer-defined name (classify
+    it with `WorkcenterStatus` flags).
+    """
+
+    log_date: PlexDateTime
+    workcenter_status: str | None = None
+    duration: Annotated[PlexInt, Field(ge=0)] | None = None
+    job_code: str | None = None
+
+
+class WorkcenterStatus(PlexRecord):
+    """A workcenter status definition (`.../production-definitions/workcenter-statuses`) with its flags."""
+
+    id: str
+    description: str | None = None
+    active: bool | None = None
+    can_run_production: bool | None = None
+    off_status: bool | None = None
+    idle_status: bool | None = None
+    production_status: bool | None = None
+    setup_status: bool | None = None
+    downtime_status: bool | None = None
+    maintenance_status: bool | None = None
+    excess_setup: bool | None = None
+    no_operator_required: bool | None = None
+    clockout_operators: bool | None = None
+    default_after_job_change: bool | None = None
+    labor_cost_sub_type_id: str | None = None
+
+
+class Container(PlexRecord):
+    """An on-hand container (`GET /inventory/v1/inventory-tracking/containers`); key `serialNo`.
+
+    Containers spell the part fields `partNo`/`operationNo` (history entries say `partNumber`/`operationNumber`).
+    """
+
+    serial_no: str
+    part_id: str | None = None
+    part_no: str | None = None
+    revision: str | None = None
+    part_no_revision: str | None = None
+    part_name: str | None = None
+    part_operation_id: str | None = None
+    operation_no: PlexInt | None = None
+    operation_code: str | None = None
+    container_status: str | None = None
+    location_id: str | None = None
+    location: str | None = None
+    quantity: PlexFloat | None = None
+    quantity_inventory_unit: str | None = None
+    container_type: str | None = None
+    inventory_type: str | None = None
+    add_date_time: OptionalPlexDateTime = None
+    update_date_time: OptionalPlexDateTime = None
