@@ -5,11 +5,13 @@ Every Protocol here is structural: any object with the right methods fits, no su
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
-    from plex_cognite.core.results import DeadLetter
+    from plex_cognite.core.results import DeadLetter, WriteResult
+    from plex_cognite.core.state import StreamState
 
 __all__ = [
     "AssetId",
@@ -21,6 +23,11 @@ __all__ = [
     "JSONValue",
     "Pcn",
     "RateLimiter",
+    "Sink",
+    "Source",
+    "StateStore",
+    "TimeWindow",
+    "Transform",
 ]
 
 #: A CDF external id (a string unique per resource type in a project).
@@ -35,6 +42,13 @@ JSONValue: TypeAlias = "str | int | float | bool | list[JSONValue] | dict[str, J
 CacheValue: TypeAlias = JSONValue
 #: Called with every record that is rejected; it must not raise.
 DeadLetterCallback: TypeAlias = "Callable[[DeadLetter], None]"
+#: A half-open time window `[start, end)`, both ends aware UTC.
+TimeWindow: TypeAlias = tuple[datetime, datetime]
+
+RecordT_co = TypeVar("RecordT_co", covariant=True)
+RecordT_contra = TypeVar("RecordT_contra", contravariant=True)
+ItemT_co = TypeVar("ItemT_co", covariant=True)
+ItemT_contra = TypeVar("ItemT_contra", contravariant=True)
 
 
 @runtime_checkable
@@ -85,4 +99,59 @@ class BreakerListener(Protocol):
 
     def on_rejected(self, name: str, retry_in: float) -> None:
         """A call was refused because the breaker is open; it may be tried in `retry_in` seconds."""
+        ...
+
+
+@runtime_checkable
+class Source(Protocol[RecordT_co]):
+    """Where records come from: an async iterator of record batches for one PCN.
+
+    Snapshot sources (parts, jobs) ignore `window` and yield everything; history sources read the half-open
+    `window` only. Batches keep memory bounded: yield lists of a few hundred to a few thousand records.
+    """
+
+    def read(self, window: TimeWindow | None = None) -> AsyncIterator[Sequence[RecordT_co]]:
+        """Yield batches of records (all of them, or those in `window` for history sources)."""
+        ...
+
+
+@runtime_checkable
+class Sink(Protocol[ItemT_contra]):
+    """Where items go: an idempotent, acknowledged write (upsert by external id)."""
+
+    async def write(self, items: Sequence[ItemT_contra]) -> WriteResult:
+        """Write `items`; report item by item what landed, what failed and what was deferred."""
+        ...
+
+
+class Transform(Protocol[RecordT_contra, ItemT_co]):
+    """A pure mapping from one source record to zero or more CDF items.
+
+    Plain functions fit: `def job_to_event(job: Job) -> list[EventItem]`. Raise
+    `plex_cognite.errors.ValidationError` for a record that cannot be mapped; it becomes a dead letter.
+    """
+
+    def __call__(self, record: RecordT_contra, /) -> Sequence[ItemT_co]:
+        """Map one record to its items."""
+        ...
+
+
+@runtime_checkable
+class StateStore(Protocol):
+    """Durable extraction state per (PCN, stream): watermark, completed windows and content hashes.
+
+    The pipeline commits only what the sink acknowledged, so a store never needs transactions: a crash between a
+    write and a commit means the write is repeated (idempotently) on the next run.
+    """
+
+    async def load(self, pcn: Pcn, stream: str) -> StreamState:
+        """Return the stored state (an empty state when there is none). Raise `StateError` when unreadable."""
+        ...
+
+    async def commit(self, pcn: Pcn, stream: str, state: StreamState) -> None:
+        """Persist `state` durably (what changed since the last commit at least). Raise `StateError` on failure."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and files."""
         ...

@@ -1,0 +1,484 @@
+"""Extraction state per (PCN, stream), and the stores that keep it.
+
+A `StreamState` holds:
+
+- `watermark`: the end of the contiguous history already extracted (informational for windowed streams);
+- `windows`: the completed half-open windows (an `IntervalSet`), so any gap left by a crash is re-read;
+- content hashes: an 8-byte digest per external id of what was last written (change detection for snapshot
+  streams: a re-run over unchanged data writes nothing);
+- `deferred`: items held back because an asset they link to does not exist yet, retried on the next run.
+
+The extractor commits state only for what the sink acknowledged (`AsyncBatchProcessor.on_commit`). Stores:
+
+| store               | where                                  | writes per commit                               |
+|---------------------|----------------------------------------|-------------------------------------------------|
+| `LocalStateStore`   | one JSON file (temp + fsync + rename)  | the whole file                                  |
+| `RawStateStore`     | a CDF RAW table                        | the stream's row + the hash buckets that changed |
+| `RedisStateStore`   | Redis (extra `redis`)                  | one key + `HSET`/`HDEL` of changed hashes       |
+| `MemoryStateStore`  | this process (tests, notebooks)        | none                                            |
+
+A state that cannot be read raises `StateError` with the path and the fix: state is never silently reset, because a
+reset means re-extracting (and re-writing) everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import os
+import tempfile
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from plex_cognite.core.windows import IntervalSet
+from plex_cognite.errors import StateError
+from plex_cognite.typing import JSONValue, Pcn
+
+if TYPE_CHECKING:
+    from cognite.client import AsyncCogniteClient
+
+__all__ = [
+    "LocalStateStore",
+    "MemoryStateStore",
+    "RawStateStore",
+    "RedisStateStore",
+    "StreamState",
+]
+
+_FORMAT_VERSION = 1
+
+
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text.encode("ascii"), validate=True)
+
+
+@dataclass(eq=False)
+class StreamState:
+    """The state of one (PCN, stream).
+
+    Hash changes are tracked (`dirty_hashes`) so stores can write only what changed since the last commit.
+
+    Attributes:
+        watermark: End of the extracted history (aware UTC), or None.
+        windows: Completed half-open windows.
+        deferred: Items held back for a missing asset, keyed by external id, as JSON.
+    """
+
+    watermark: datetime | None = None
+    windows: IntervalSet = field(default_factory=IntervalSet)
+    deferred: dict[str, JSONValue] = field(default_factory=dict)
+    _hashes: dict[str, bytes] = field(default_factory=dict, repr=False)
+    _dirty: set[str] = field(default_factory=set, repr=False)
+
+    # -- content hashes --------------------------------------------------------------------------------------------
+
+    def hash_of(self, external_id: str) -> bytes | None:
+        """The digest last committed for `external_id`, or None."""
+        return self._hashes.get(external_id)
+
+    def is_unchanged(self, external_id: str, digest: bytes) -> bool:
+        """True when `digest` equals what was last written for `external_id`."""
+        return self._hashes.get(external_id) == digest
+
+    def set_hash(self, external_id: str, digest: bytes) -> None:
+        """Record that the item with this digest was written (call only after acknowledgement)."""
+        if self._hashes.get(external_id) != digest:
+            self._hashes[external_id] = digest
+            self._dirty.add(external_id)
+
+    def forget_hash(self, external_id: str) -> None:
+        """Drop the digest of `external_id` (the next run writes it again)."""
+        if self._hashes.pop(external_id, None) is not None:
+            self._dirty.add(external_id)
+
+    @property
+    def hash_count(self) -> int:
+        """How many external ids have a digest."""
+        return len(self._hashes)
+
+    def hashes(self) -> Iterator[tuple[str, bytes]]:
+        """Iterate over `(external_id, digest)` pairs."""
+        return iter(self._hashes.items())
+
+    @property
+    def dirty_hashes(self) -> frozenset[str]:
+        """External ids whose digest changed (or was dropped) since the last `mark_clean()`."""
+        return frozenset(self._dirty)
+
+    def mark_clean(self) -> None:
+        """Forget which hashes changed (stores call this after a successful commit)."""
+        self._dirty.clear()
+
+    # -- serialisation ---------------------------------------------------------------------------------------------
+
+    def meta_json(self) -> dict[str, JSONValue]:
+        """Everything except the hashes, as JSON."""
+        return {
+            "watermark": None if self.watermark is None else _iso(self.watermark),
+            "windows": self.windows.to_json(),  # type: ignore[dict-item]
+            "deferred": dict(self.deferred),
+        }
+
+    def to_json(self) -> dict[str, JSONValue]:
+        """The whole state as JSON; digests are base64 (12 characters for 8 bytes)."""
+        doc = self.meta_json()
+        doc["hashes"] = {xid: _b64(digest) for xid, digest in self._hashes.items()}
+        return doc
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], *, hashes: Mapping[str, str] | None = None) -> StreamState:
+        """Build a state from `to_json()` output (or `meta_json()` plus separately stored hashes).
+
+        Raises:
+            ValueError: When a field has the wrong shape.
+        """
+        watermark_text = data.get("watermark")
+        if watermark_text is not None and not isinstance(watermark_text, str):
+            raise ValueError(f"watermark must be an ISO 8601 string, got {watermark_text!r}")
+        deferred = data.get("deferred") or {}
+        if not isinstance(deferred, dict):
+            raise ValueError("deferred must be an object")
+        raw_hashes = hashes if hashes is not None else (data.get("hashes") or {})
+        if not isinstance(raw_hashes, Mapping):
+            raise ValueError("hashes must be an object of external id -> base64 digest")
+        state = cls(
+            watermark=None if watermark_text is None else _parse_iso(watermark_text),
+            windows=IntervalSet.from_json(data.get("windows") or []),
+            deferred=dict(deferred),
+        )
+        try:
+            state._hashes = {str(xid): _unb64(text) for xid, text in raw_hashes.items()}
+        except (binascii.Error, AttributeError) as error:
+            raise ValueError(f"a content hash is not valid base64: {error}") from error
+        return state
+
+    def copy(self) -> StreamState:
+        """An independent copy (hashes included, clean)."""
+        clone = StreamState(self.watermark, self.windows.copy(), dict(self.deferred))
+        clone._hashes = dict(self._hashes)
+        return clone
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _parse_iso(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp without a timezone: {text!r}")
+    return moment.astimezone(UTC)
+
+
+def _key(pcn: Pcn, stream: str) -> str:
+    return f"{pcn}:{stream}"
+
+
+class MemoryStateStore:
+    """Keeps state in this process only (tests, notebooks, dry runs)."""
+
+    def __init__(self) -> None:
+        self._states: dict[str, StreamState] = {}
+
+    async def load(self, pcn: Pcn, stream: str) -> StreamState:
+        """Return a copy of the stored state, or an empty one."""
+        stored = self._states.get(_key(pcn, stream))
+        return stored.copy() if stored is not None else StreamState()
+
+    async def commit(self, pcn: Pcn, stream: str, state: StreamState) -> None:
+        """Keep a copy of `state`."""
+        self._states[_key(pcn, stream)] = state.copy()
+        state.mark_clean()
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+class LocalStateStore:
+    """State in one local JSON file, replaced atomically on every commit.
+
+    The file is written to a temporary file in the same directory, fsynced, then renamed over the old one (and the
+    directory fsynced), so a crash leaves either the old or the new state, never a torn file. Each stream's entry is
+    kept as serialised JSON text between commits, so a commit re-encodes only the stream being committed and memory
+    holds one compact copy of the file.
+
+    Args:
+        path: The state file (created on the first commit; parent directories too).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._texts: dict[str, str] | None = None
+        self._lock = asyncio.Lock()
+
+    def _read(self) -> dict[str, str]:
+        if self._texts is not None:
+            return self._texts
+        if not self.path.exists():
+            self._texts = {}
+            return self._texts
+        try:
+            doc = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise StateError(
+                f"state file {self.path} is unreadable or corrupt ({error}); plex-cognite never resets state "
+                "silently: restore it from a backup, or delete it to re-extract everything"
+            ) from error
+        if not (isinstance(doc, dict) and isinstance(doc.get("streams"), dict)):
+            raise StateError(
+                f"state file {self.path} is not a plex-cognite state file (no 'streams' object); "
+                "point state.path elsewhere or delete it to re-extract everything"
+            )
+        if doc.get("version") != _FORMAT_VERSION:
+            raise StateError(f"state file {self.path} has format version {doc.get('version')!r}; expected 1")
+        self._texts = {str(key): _dumps(entry) for key, entry in doc["streams"].items()}
+        return self._texts
+
+    async def load(self, pcn: Pcn, stream: str) -> StreamState:
+        """Return the stored state of (pcn, stream), or an empty one.
+
+        Raises:
+            StateError: When the file is corrupt.
+        """
+        async with self._lock:
+            texts = await asyncio.to_thread(self._read)
+            text = texts.get(_key(pcn, stream))
+            if text is None:
+                return StreamState()
+            try:
+                return StreamState.from_json(json.loads(text))
+            except (ValueError, TypeError, AttributeError) as error:
+                raise StateError(
+                    f"state file {self.path}: the entry for PCN {pcn}, stream {stream} is corrupt ({error}); "
+                    "restore the file or delete that entry to re-extract the stream"
+                ) from error
+
+    async def commit(self, pcn: Pcn, stream: str, state: StreamState) -> None:
+        """Write the whole file with `state` for (pcn, stream), atomically.
+
+        Raises:
+            StateError: When the file cannot be written.
+        """
+        async with self._lock:
+            texts = await asyncio.to_thread(self._read)
+            texts[_key(pcn, stream)] = _dumps(state.to_json())
+            # Written piece by piece: no second copy of the whole file in memory.
+            pieces = ['{"streams":{']
+            for index, key in enumerate(sorted(texts)):
+                pieces += [("," if index else "") + json.dumps(key) + ":", texts[key]]
+            pieces.append(f'}},"version":{_FORMAT_VERSION}}}')
+            try:
+                await asyncio.to_thread(_atomic_write, self.path, pieces)
+            except OSError as error:
+                raise StateError(f"could not write state file {self.path}: {error}") from error
+            state.mark_clean()
+
+    async def close(self) -> None:
+        """Nothing to release (every commit is already on disk)."""
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _atomic_write(path: Path, pieces: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.writelines(pieces)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+_BUCKETS = 256
+
+
+def _bucket(external_id: str) -> int:
+    return zlib.crc32(external_id.encode("utf-8")) % _BUCKETS
+
+
+class RawStateStore:
+    """State in a CDF RAW table, shared by every worker that can reach the project.
+
+    Rows: `{pcn}:{stream}` holds the watermark, windows and deferred items; `{pcn}:{stream}:h{nn}` hold the
+    content hashes in 256 buckets by a CRC of the external id, so a commit rewrites only the buckets that changed
+    and no row grows past a few tens of kilobytes at 100k items.
+
+    Args:
+        client: An `AsyncCogniteClient`.
+        database: RAW database (created on first write).
+        table: RAW table (created on first write).
+    """
+
+    def __init__(self, client: AsyncCogniteClient, database: str = "plex_cognite", table: str = "state") -> None:
+        self._client = client
+        self.database = database
+        self.table = table
+        self._lock = asyncio.Lock()
+
+    async def _rows(self, prefix: str) -> dict[str, dict[str, Any]]:
+        from cognite.client.exceptions import CogniteAPIError
+
+        found: dict[str, dict[str, Any]] = {}
+        try:
+            # Serial chunks: `rows.list(limit=None)` first asks for parallel cursors, ~0.5 s even for a tiny table.
+            async for chunk in self._client.raw.rows(self.database, self.table, chunk_size=10_000, partitions=None):
+                for row in chunk:
+                    if row.key and row.key.startswith(prefix):
+                        found[row.key] = dict(row.columns or {})
+        except CogniteAPIError as error:
+            if error.code == 404:
+                return {}
+            raise StateError(f"could not read state from RAW {self.database}/{self.table}: {error}") from error
+        return found
+
+    async def load(self, pcn: Pcn, stream: str) -> StreamState:
+        """Read the stream's rows from RAW.
+
+        Raises:
+            StateError: When the rows cannot be read or are corrupt.
+        """
+        key = _key(pcn, stream)
+        rows = await self._rows(key)
+        meta = rows.get(key)
+        if meta is None:
+            return StreamState()
+        hashes: dict[str, str] = {}
+        for row_key, columns in rows.items():
+            if row_key.startswith(key + ":h"):
+                bucket = columns.get("hashes") or {}
+                if isinstance(bucket, dict):
+                    hashes.update(bucket)
+        try:
+            return StreamState.from_json(meta, hashes=hashes)
+        except (ValueError, TypeError) as error:
+            raise StateError(f"RAW state row {key} in {self.database}/{self.table} is corrupt ({error})") from error
+
+    async def commit(self, pcn: Pcn, stream: str, state: StreamState) -> None:
+        """Write the stream's row and the hash buckets that changed.
+
+        Raises:
+            StateError: When RAW refuses the write (after the SDK's own retries).
+        """
+        from cognite.client.data_classes import RowWrite
+        from cognite.client.exceptions import CogniteException
+
+        key = _key(pcn, stream)
+        async with self._lock:
+            dirty_buckets = {_bucket(xid) for xid in state.dirty_hashes}
+            buckets: dict[int, dict[str, str]] = {b: {} for b in dirty_buckets}
+            if dirty_buckets:
+                for xid, digest in state.hashes():
+                    bucket = _bucket(xid)
+                    if bucket in buckets:
+                        buckets[bucket][xid] = _b64(digest)
+            rows = [RowWrite(key, state.meta_json())]
+            rows += [RowWrite(f"{key}:h{b:03d}", {"hashes": content}) for b, content in buckets.items()]
+            try:
+                await self._client.raw.rows.insert(self.database, self.table, rows, ensure_parent=True)
+            except CogniteException as error:
+                raise StateError(f"could not commit state to RAW {self.database}/{self.table}: {error}") from error
+            state.mark_clean()
+
+    async def close(self) -> None:
+        """The client belongs to the caller; nothing to release."""
+
+
+class RedisStateStore:
+    """State in Redis (install the `redis` extra): one JSON key per stream plus a hash of content digests.
+
+    Args:
+        url_or_client: A `redis://` URL or a `redis.asyncio.Redis` client (the caller then owns it).
+        prefix: Key prefix, so several deployments can share one Redis.
+    """
+
+    def __init__(self, url_or_client: str | Any, *, prefix: str = "plex-cognite") -> None:
+        import redis.asyncio as aioredis
+
+        self._owned = isinstance(url_or_client, str)
+        self._redis: aioredis.Redis = (
+            aioredis.Redis.from_url(url_or_client) if isinstance(url_or_client, str) else url_or_client
+        )
+        self.prefix = prefix
+
+    def _keys(self, pcn: Pcn, stream: str) -> tuple[str, str]:
+        base = f"{self.prefix}:state:{pcn}:{stream}"
+        return base, base + ":hashes"
+
+    async def load(self, pcn: Pcn, stream: str) -> StreamState:
+        """Read the stream's state.
+
+        Raises:
+            StateError: When Redis is unreachable or the stored value is corrupt.
+        """
+        import redis.exceptions
+
+        meta_key, hash_key = self._keys(pcn, stream)
+        try:
+            meta_raw = await self._redis.get(meta_key)
+            hashes_raw = await self._redis.hgetall(hash_key)
+        except redis.exceptions.RedisError as error:
+            raise StateError(f"could not read state from Redis key {meta_key}: {error}") from error
+        if meta_raw is None:
+            return StreamState()
+        try:
+            meta = json.loads(meta_raw)
+            hashes = {_text(k): _text(v) for k, v in hashes_raw.items()}
+            return StreamState.from_json(meta, hashes=hashes)
+        except (ValueError, TypeError) as error:
+            raise StateError(f"Redis state key {meta_key} is corrupt ({error}); delete it to re-extract") from error
+
+    async def commit(self, pcn: Pcn, stream: str, state: StreamState) -> None:
+        """Write the stream's JSON key and the changed digests in one transaction.
+
+        Raises:
+            StateError: When Redis refuses the write.
+        """
+        import redis.exceptions
+
+        meta_key, hash_key = self._keys(pcn, stream)
+        dirty = state.dirty_hashes
+        changed = {xid: _b64(d) for xid in dirty if (d := state.hash_of(xid)) is not None}
+        removed = [xid for xid in dirty if state.hash_of(xid) is None]
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.set(meta_key, json.dumps(state.meta_json(), separators=(",", ":")))
+                if changed:
+                    pipe.hset(hash_key, mapping=dict[Any, Any](changed))
+                if removed:
+                    pipe.hdel(hash_key, *removed)
+                await pipe.execute()
+        except redis.exceptions.RedisError as error:
+            raise StateError(f"could not commit state to Redis key {meta_key}: {error}") from error
+        state.mark_clean()
+
+    async def close(self) -> None:
+        """Close the connection pool if this store created it."""
+        if self._owned:
+            await self._redis.aclose()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value

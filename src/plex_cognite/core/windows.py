@@ -1,0 +1,171 @@
+"""A mergeable set of completed half-open time windows, and the window planning built on it.
+
+History endpoints are read in half-open windows `[start, end)`. Each window is recorded as done only after
+everything read from it was acknowledged by the sink; windows may complete in any order (concurrent reads, parallel
+backfill units), so completion is kept as a set of disjoint intervals that merges adjacent and overlapping ones, as
+Airbyte's concurrent cursor does. `gaps(start, end)` answers "what is still to do" after any crash.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+
+__all__ = ["IntervalSet", "plan_windows"]
+
+
+def _check(start: datetime, end: datetime) -> None:
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError(f"window bounds must be timezone-aware (UTC): {start!r}, {end!r}")
+
+
+class IntervalSet:
+    """Disjoint, sorted half-open intervals `[start, end)` of aware datetimes.
+
+    Adding an interval merges it with every interval it overlaps or touches, so the set stays minimal and its size
+    is the number of *gaps* in the history, not the number of windows ever completed.
+
+    Example:
+        >>> from datetime import datetime, UTC
+        >>> done = IntervalSet()
+        >>> done.add(datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 2, tzinfo=UTC))
+        >>> done.add(datetime(2025, 1, 2, tzinfo=UTC), datetime(2025, 1, 3, tzinfo=UTC))
+        >>> len(done)
+        1
+    """
+
+    __slots__ = ("_ends", "_starts")
+
+    def __init__(self, intervals: Sequence[tuple[datetime, datetime]] = ()) -> None:
+        self._starts: list[datetime] = []
+        self._ends: list[datetime] = []
+        for start, end in intervals:
+            self.add(start, end)
+
+    def add(self, start: datetime, end: datetime) -> None:
+        """Mark `[start, end)` as covered; empty intervals (`start >= end`) are ignored."""
+        _check(start, end)
+        if start >= end:
+            return
+        # First interval whose end reaches `start` (touching counts), last whose start is at or before `end`.
+        lo = bisect.bisect_left(self._ends, start)
+        hi = bisect.bisect_right(self._starts, end)
+        if lo < hi:
+            start = min(start, self._starts[lo])
+            end = max(end, self._ends[hi - 1])
+        self._starts[lo:hi] = [start]
+        self._ends[lo:hi] = [end]
+
+    def update(self, other: IntervalSet) -> None:
+        """Merge every interval of `other` into this set."""
+        for start, end in other:
+            self.add(start, end)
+
+    def covers(self, start: datetime, end: datetime) -> bool:
+        """True when all of `[start, end)` is covered (an empty interval is always covered)."""
+        if start >= end:
+            return True
+        index = bisect.bisect_right(self._starts, start) - 1
+        return index >= 0 and self._ends[index] >= end
+
+    def gaps(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """Return the uncovered parts of `[start, end)`, in order."""
+        _check(start, end)
+        result: list[tuple[datetime, datetime]] = []
+        cursor = start
+        index = max(0, bisect.bisect_right(self._ends, start))
+        while cursor < end and index < len(self._starts):
+            s, e = self._starts[index], self._ends[index]
+            if s >= end:
+                break
+            if s > cursor:
+                result.append((cursor, s))
+            cursor = max(cursor, e)
+            index += 1
+        if cursor < end:
+            result.append((cursor, end))
+        return result
+
+    def __iter__(self) -> Iterator[tuple[datetime, datetime]]:
+        return iter(zip(self._starts, self._ends, strict=True))
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, IntervalSet):
+            return NotImplemented
+        return self._starts == other._starts and self._ends == other._ends
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"[{s.isoformat()}, {e.isoformat()})" for s, e in self)
+        return f"IntervalSet({inner})"
+
+    def copy(self) -> IntervalSet:
+        """Return an independent copy."""
+        clone = IntervalSet()
+        clone._starts = list(self._starts)
+        clone._ends = list(self._ends)
+        return clone
+
+    def to_json(self) -> list[list[str]]:
+        """Render as `[[start_iso, end_iso], ...]` (UTC, `Z` suffix)."""
+        return [[_iso(s), _iso(e)] for s, e in self]
+
+    @classmethod
+    def from_json(cls, data: object) -> IntervalSet:
+        """Parse what `to_json` produced.
+
+        Raises:
+            ValueError: When `data` is not a list of `[start, end]` ISO 8601 pairs.
+        """
+        if not isinstance(data, list):
+            raise ValueError(f"expected a list of [start, end] pairs, got {type(data).__name__}")
+        result = cls()
+        for pair in data:
+            if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
+                raise ValueError(f"expected a [start, end] pair of ISO 8601 strings, got {pair!r}")
+            result.add(_parse(pair[0]), _parse(pair[1]))
+        return result
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _parse(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp without a timezone: {text!r}")
+    return moment.astimezone(UTC)
+
+
+def plan_windows(done: IntervalSet, start: datetime, end: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:
+    """Cut what is not yet done in `[start, end)` into windows of at most `size`.
+
+    Windows are aligned to `start + k * size` so that re-planning after a partial run produces the same
+    boundaries (and therefore the same requests) as the first plan.
+
+    Args:
+        done: Completed intervals.
+        start: History start (aware UTC).
+        end: History end, exclusive (aware UTC).
+        size: Window length (> 0).
+
+    Returns:
+        Half-open windows in time order.
+    """
+    if size <= timedelta(0):
+        raise ValueError(f"window size must be positive, got {size}")
+    windows: list[tuple[datetime, datetime]] = []
+    for gap_start, gap_end in done.gaps(start, end):
+        steps = (gap_start - start) // size
+        cursor = gap_start
+        boundary = start + (steps + 1) * size
+        while cursor < gap_end:
+            window_end = min(boundary, gap_end)
+            windows.append((cursor, window_end))
+            cursor = window_end
+            boundary += size
+    return windows

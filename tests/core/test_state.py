@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from plex_cognite.core.state import LocalStateStore, MemoryStateStore, StreamState
+from plex_cognite.errors import StateError
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+T1 = datetime(2025, 1, 2, tzinfo=UTC)
+
+
+def sample_state() -> StreamState:
+    state = StreamState(watermark=T1)
+    state.windows.add(T0, T1)
+    state.set_hash("PCN1_PART_a", b"\x01" * 8)
+    state.set_hash("PCN1_PART_b", b"\x02" * 8)
+    state.deferred["PCN1_JOB_x"] = {"external_id": "PCN1_JOB_x"}
+    return state
+
+
+async def test_local_store_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "state.json"
+    store = LocalStateStore(path)
+    state = sample_state()
+    await store.commit("1", "parts", state)
+    assert state.dirty_hashes == frozenset()
+    loaded = await LocalStateStore(path).load("1", "parts")
+    assert loaded.watermark == T1
+    assert list(loaded.windows) == [(T0, T1)]
+    assert loaded.hash_of("PCN1_PART_b") == b"\x02" * 8
+    assert loaded.deferred == {"PCN1_JOB_x": {"external_id": "PCN1_JOB_x"}}
+    assert (await LocalStateStore(path).load("1", "jobs")).hash_count == 0
+
+
+async def test_local_store_hashes_are_compact(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    await LocalStateStore(path).commit("1", "parts", sample_state())
+    doc = json.loads(path.read_text())
+    assert doc["streams"]["1:parts"]["hashes"]["PCN1_PART_a"] == "AQEBAQEBAQE="
+
+
+async def test_local_store_leaves_no_temp_files(tmp_path: Path) -> None:
+    store = LocalStateStore(tmp_path / "state.json")
+    for _ in range(3):
+        await store.commit("1", "parts", sample_state())
+    assert sorted(os.listdir(tmp_path)) == ["state.json"]
+
+
+async def test_corrupt_state_file_is_a_clear_error_not_a_reset(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text('{"version": 1, "streams": {"1:parts": {')
+    with pytest.raises(StateError, match=r"corrupt.*never resets state"):
+        await LocalStateStore(path).load("1", "parts")
+    assert path.read_text().startswith('{"version": 1')  # untouched
+
+
+async def test_corrupt_entry_names_the_stream(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"version": 1, "streams": {"1:parts": {"hashes": {"x": "not base64!"}}}}))
+    with pytest.raises(StateError, match="PCN 1, stream parts"):
+        await LocalStateStore(path).load("1", "parts")
+
+
+async def test_foreign_json_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text("[1, 2, 3]")
+    with pytest.raises(StateError, match="not a plex-cognite state file"):
+        await LocalStateStore(path).load("1", "parts")
+
+
+async def test_memory_store_returns_copies() -> None:
+    store = MemoryStateStore()
+    state = sample_state()
+    await store.commit("1", "parts", state)
+    loaded = await store.load("1", "parts")
+    loaded.set_hash("PCN1_PART_c", b"\x03" * 8)
+    assert (await store.load("1", "parts")).hash_of("PCN1_PART_c") is None
+
+
+def test_dirty_tracking() -> None:
+    state = StreamState()
+    state.set_hash("a", b"1" * 8)
+    state.mark_clean()
+    state.set_hash("a", b"1" * 8)
+    assert state.dirty_hashes == frozenset()
+    state.set_hash("a", b"2" * 8)
+    state.forget_hash("b")
+    assert state.dirty_hashes == {"a"}
+    state.forget_hash("a")
+    assert state.hash_of("a") is None
