@@ -1,0 +1,71 @@
+"""Shared pieces of the end-to-end tests: both fakes over real HTTP, a small plant, and run helpers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plex_cognite.config import ExtractorSettings
+from plex_cognite.demo import demo_settings, verify_cdf
+from plex_cognite.runner import RunReport, run_extractors
+from plex_cognite.testing.fake_cdf import FakeCDF
+from plex_cognite.testing.fake_plex import FakePlex
+from plex_cognite.testing.plant import PlantSize, SimulatedPlant
+
+#: Small enough for seconds per run, big enough for every awkward case (twins, malformed rows, unknown parts).
+E2E_SIZE = PlantSize(
+    buildings=2,
+    workcenters=6,
+    parts=30,
+    jobs=150,
+    production_entries=900,
+    scrap_entries=120,
+    workcenter_status_entries=300,
+    containers=10,
+    history_days=5,
+    malformed_every=41,
+    same_ms_every=17,
+    unknown_part_every=23,
+)
+
+#: POSTs that write (everything except reads: byids, list, search, aggregate, token).
+_READ = re.compile(r"/(byids|list|search|aggregate)$|^/token$|/token$")
+
+
+def write_requests(cdf: FakeCDF) -> list[str]:
+    """`METHOD path` of every CDF request that writes."""
+    return [
+        f"{r.method} {r.path}"
+        for r in cdf.request_log
+        if r.method in ("POST", "PUT", "PATCH", "DELETE") and not _READ.search(r.path)
+    ]
+
+
+@pytest.fixture
+def plant() -> SimulatedPlant:
+    return SimulatedPlant(seed=7, pcn="340884", size=E2E_SIZE)
+
+
+@pytest.fixture
+def fakes(plant: SimulatedPlant) -> Iterator[tuple[FakePlex, FakeCDF]]:
+    with FakePlex(plant) as plex, FakeCDF() as cdf:
+        yield plex, cdf
+
+
+def settings_for(
+    plex: FakePlex, cdf: FakeCDF, plant: SimulatedPlant, workdir: Path, **extraction: Any
+) -> ExtractorSettings:
+    return demo_settings(plex.base_url, cdf, plant, workdir, **extraction)
+
+
+async def run(plex: FakePlex, cdf: FakeCDF, plant: SimulatedPlant, workdir: Path, **extraction: Any) -> RunReport:
+    settings = settings_for(plex, cdf, plant, workdir, **extraction)
+    return await run_extractors(settings)
+
+
+def mismatches(cdf: FakeCDF, plant: SimulatedPlant, workdir: Path, plex: FakePlex, **extraction: Any) -> list[str]:
+    return verify_cdf(cdf, plant, settings_for(plex, cdf, plant, workdir, **extraction))

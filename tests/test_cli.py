@@ -1,0 +1,133 @@
+"""The `plex-cognite` command: exit codes, one-line errors, no secrets, and the demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from plex_cognite.cli import main
+from plex_cognite.testing.fake_cdf import FakeCDF
+from plex_cognite.testing.fake_plex import FakePlex
+from plex_cognite.testing.plant import PlantSize, SimulatedPlant
+
+TINY = PlantSize(
+    buildings=1,
+    workcenters=3,
+    parts=10,
+    jobs=30,
+    production_entries=120,
+    scrap_entries=20,
+    workcenter_status_entries=40,
+    containers=5,
+    history_days=2,
+)
+
+
+def write_config(path: Path, plex_url: str, cdf: FakeCDF, plant: SimulatedPlant, api_key: str = "test-key") -> Path:
+    config = {
+        "plex": {
+            "base_url": plex_url,
+            "api_key": api_key,
+            "pcns": [plant.pcn],
+            "http2": False,
+            "rate_limit_per_minute": 10000,
+            "retry": {"initial_wait_s": 0.01, "max_wait_s": 0.05},
+        },
+        "cdf": {"base_url": cdf.base_url, "project": cdf.project, "token": cdf.token},
+        "extraction": {"start": plant.start.isoformat(), "end": plant.end.isoformat(), "window": "1d"},
+        "state": {"path": str(path.parent / "state.json")},
+        "dead_letters": {"path": str(path.parent / "dead.jsonl")},
+        "logging": {"level": "ERROR"},
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_demo_runs_and_verifies(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "verification: every event is linked, and CDF matches the plant exactly" in out
+    assert "master_data" in out
+    assert "workcenter_status" in out
+
+
+def test_config_error_is_one_line_naming_the_field_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml.safe_dump({"plex": {"api_key": "k", "pcns": ["12a"]}, "cdf": {}, "extraction": {}}))
+    assert main(["run", "--config", str(config), "--once"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("plex-cognite: configuration error:")
+    assert "\n" not in err
+    assert "plex.pcns" in err
+
+
+def test_missing_config_file_is_a_config_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--config", str(tmp_path / "absent.yaml")]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_run_once_succeeds_and_a_second_run_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plant = SimulatedPlant(seed=1, size=TINY)
+    with FakePlex(plant) as plex, FakeCDF() as cdf:
+        config = write_config(tmp_path / "c.yaml", plex.base_url, cdf, plant)
+        assert main(["run", "--config", str(config), "--once"]) == 0
+        out = capsys.readouterr().out
+        assert "total" in out
+        assert "FAILED" not in out
+        assert main(["run", "--config", str(config), "--once"]) == 0
+        lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("total")]
+        assert lines
+        assert lines[0].split()[2] == "0"
+
+
+def test_run_failure_is_one_line_exit_1_without_secrets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plant = SimulatedPlant(seed=1, size=TINY)
+    with FakePlex(plant) as plex, FakeCDF() as cdf:
+        config = write_config(tmp_path / "c.yaml", plex.base_url, cdf, plant, api_key="wrong-secret-key")
+        assert main(["run", "--config", str(config), "--once"]) == 1
+        captured = capsys.readouterr()
+        err_lines = [line for line in captured.err.splitlines() if line.startswith("plex-cognite:")]
+        assert len(err_lines) == 1
+        assert "401" in err_lines[0]
+        assert "wrong-secret-key" not in captured.out + captured.err
+        assert "Traceback" not in captured.err
+        assert main(["--verbose", "run", "--config", str(config), "--once"]) == 1
+
+
+def test_check_reports_both_apis(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plant = SimulatedPlant(seed=1, size=TINY)
+    with FakePlex(plant) as plex, FakeCDF() as cdf:
+        config = write_config(tmp_path / "c.yaml", plex.base_url, cdf, plant)
+        assert main(["check", "--config", str(config)]) == 0
+        out = capsys.readouterr().out
+        assert "ok   Plex" in out
+        assert "ok   CDF" in out
+        assert "ok   state store" in out
+        bad = write_config(tmp_path / "bad.yaml", plex.base_url, cdf, plant, api_key="nope")
+        assert main(["check", "--config", str(bad)]) == 1
+        assert "FAIL Plex" in capsys.readouterr().out
+
+
+def test_unknown_demo_size_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["demo", "--size", "huge"])
+    assert exited.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_progress_printer_prints_every_stream_after_the_interval() -> None:
+    import io
+
+    from plex_cognite.cli import ProgressPrinter
+    from plex_cognite.core.extractor import StreamReport
+
+    out = io.StringIO()
+    printer = ProgressPrinter(out, interval_s=0.0)
+    printer(StreamReport("1", "jobs", read=5, written=4))
+    printer(StreamReport("1", "production", read=9))
+    lines = out.getvalue().splitlines()
+    assert lines[-1] == ("progress: jobs[1] read=5 written=4 unchanged=0; production[1] read=9 written=0 unchanged=0")
