@@ -21,8 +21,8 @@ from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeAlias, overload
 
-from plex_cognite.cdf import _sync_bridge
 from plex_cognite.cdf.resolver import AssetIDResolver, AsyncMode, ModeT, SyncMode
+from plex_cognite.core.sync import run_on_bridge
 from plex_cognite.errors import SinkError
 from plex_cognite.typing import AssetId, ExternalId
 
@@ -119,7 +119,7 @@ class EventAssetLinker(Generic[ModeT]):
         Synchronous when the resolver was built on a `CogniteClient`, awaitable on an `AsyncCogniteClient`.
         """
         coro = self.prepare_event_asset_ids_async(list(external_ids))
-        return _sync_bridge.run_sync(coro) if self.resolver.is_sync else coro
+        return run_on_bridge(coro) if self.resolver.is_sync else coro
 
     @overload
     def link(self: EventAssetLinker[SyncMode], external_ids: Iterable[ExternalId]) -> LinkResult: ...
@@ -130,4 +130,4 @@ class EventAssetLinker(Generic[ModeT]):
     def link(self, external_ids: Iterable[ExternalId]) -> LinkResult | Coroutine[Any, Any, LinkResult]:
         """`link_async`, synchronous for a `CogniteClient` resolver and awaitable otherwise."""
         coro = self.link_async(list(external_ids))
-        return _sync_bridge.run_sync(coro) if self.resolver.is_sync else coro
+        return run_on_bridge(coro) if self.resolver.is_sync else coro

@@ -31,8 +31,8 @@ from typing import Any, Generic, TypeVar, cast, overload
 from cognite.client import AsyncCogniteClient, CogniteClient
 from cognite.client.data_classes import Asset
 
-from plex_cognite.cdf import _sync_bridge
 from plex_cognite.cdf._batching import MicroBatcher, chunked
+from plex_cognite.core.sync import run_on_bridge
 from plex_cognite.typing import AssetId, CacheBackend, ExternalId
 
 __all__ = ["AssetIDResolver", "AsyncMode", "SyncMode", "get_resolver"]
@@ -331,7 +331,7 @@ class AssetIDResolver(Generic[ModeT]):
     # ------------------------------------------------------------------ internals
 
     def _run(self, coro: Coroutine[Any, Any, _T]) -> _T | Coroutine[Any, Any, _T]:
-        return _sync_bridge.run_sync(coro) if self._is_sync else coro
+        return run_on_bridge(coro) if self._is_sync else coro
 
     def _forget_all(self) -> list[ExternalId]:
         keys = list(self._ids)

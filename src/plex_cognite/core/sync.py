@@ -1,27 +1,85 @@
-"""Run a coroutine from synchronous code, in plain scripts and inside Jupyter alike.
+"""Run coroutines from synchronous code: in plain scripts, in thread pools and inside Jupyter alike.
 
-In a plain script there is no running event loop, so `asyncio.run` is used. Inside Jupyter (or any thread that
-already runs a loop) a second loop cannot run on the same thread, so the coroutine runs on a private event loop in a
-worker thread and the caller blocks until it finishes. No `nest_asyncio`, no signal handlers: Ctrl-C in the caller
-cancels the coroutine on the worker loop and waits for it to unwind.
+There is one private event loop, on one daemon thread, started lazily and shared by the whole process (the "bridge").
+A thread that already runs a loop (Jupyter) cannot run a second one, so synchronous entry points hand their coroutine
+to the bridge and block until it finishes: no loop is ever nested, never `nest_asyncio`, no signal handlers. Objects
+bound to a loop (the cognite-sdk keeps one HTTP client per loop; the resolver's in-flight lookups) stay valid from one
+synchronous call to the next because every call lands on the same loop.
+
+- `run_sync(factory)`: for whole jobs (`run_extractors_sync`). Without a running loop in the caller it uses
+  `asyncio.run` on the caller's thread, the plainest behaviour for scripts; with one, it uses the bridge.
+- `run_on_bridge(coro)`: always on the bridge, for the sync faces of long-lived async objects (the resolver).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["run_sync"]
+__all__ = ["bridge_loop", "run_on_bridge", "run_sync"]
 
 T = TypeVar("T")
+
+_BRIDGE_THREAD_NAME = "plex-cognite-sync-bridge"
+_lock = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+_thread: threading.Thread | None = None
+
+
+def bridge_loop() -> asyncio.AbstractEventLoop:
+    """Return the bridge's event loop, starting its daemon thread on first use."""
+    global _loop, _thread
+    with _lock:
+        if _loop is not None and _thread is not None and _thread.is_alive():
+            return _loop
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.call_soon(ready.set)
+            loop.run_forever()
+
+        thread = threading.Thread(target=run, name=_BRIDGE_THREAD_NAME, daemon=True)
+        thread.start()
+        ready.wait()
+        _loop, _thread = loop, thread
+        return loop
+
+
+def run_on_bridge(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+    """Run `coro` to completion on the bridge loop and return its result (its exception is re-raised here).
+
+    Args:
+        coro: The coroutine to run.
+        timeout: Seconds to wait before raising `TimeoutError` (the coroutine is then cancelled).
+
+    Raises:
+        RuntimeError: When called from the bridge thread itself (that would deadlock: await the coroutine instead).
+    """
+    loop = bridge_loop()
+    if threading.current_thread() is _thread:
+        coro.close()
+        raise RuntimeError("a plex-cognite sync call was made on the bridge thread; await the coroutine instead")
+    future = asyncio.run_coroutine_threadsafe(coro, loop)
+    try:
+        return future.result(timeout)
+    except (TimeoutError, KeyboardInterrupt):
+        # Ctrl-C (or the timeout) in the caller cancels the work on the bridge and waits briefly for it to unwind.
+        future.cancel()
+        with contextlib.suppress(Exception, asyncio.CancelledError, concurrent.futures.CancelledError):
+            future.result(5.0)
+        raise
 
 
 def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run the coroutine made by `factory` to completion and return its result.
 
-    `factory` (rather than a coroutine object) lets the coroutine be created on the loop that runs it.
+    `factory` (rather than a coroutine object) means no coroutine is created unless it will be run.
 
     Args:
         factory: A zero-argument callable returning a coroutine, e.g. `lambda: run_extractors(settings)`.
@@ -33,44 +91,4 @@ def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(factory())
-    return _run_in_thread(factory)
-
-
-def _run_in_thread(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    loop = asyncio.new_event_loop()
-    outcome: dict[str, Any] = {}
-    started = threading.Event()
-    task_holder: list[asyncio.Task[T]] = []
-
-    def target() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            task = loop.create_task(factory())
-            task_holder.append(task)
-            started.set()
-            outcome["result"] = loop.run_until_complete(task)
-        except BaseException as error:  # handed back to the calling thread
-            outcome["error"] = error
-        finally:
-            started.set()
-            try:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.run_until_complete(loop.shutdown_default_executor())
-            finally:
-                asyncio.set_event_loop(None)
-                loop.close()
-
-    thread = threading.Thread(target=target, name="plex-cognite-loop", daemon=True)
-    thread.start()
-    try:
-        while thread.is_alive():
-            thread.join(0.1)
-    except KeyboardInterrupt:
-        started.wait()
-        if task_holder:
-            loop.call_soon_threadsafe(task_holder[0].cancel)
-        thread.join()
-        raise
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]  # type: ignore[no-any-return]
+    return run_on_bridge(factory())
