@@ -107,7 +107,8 @@ async def test_async_decorators_and_protocols() -> None:
     await cache.set_many({"k": 1})
     assert await cache.get_many(["k"]) == {"k": 1}
     await limiter.acquire()
-    assert isinstance(source, Source) and isinstance(sink, Sink)
+    assert isinstance(source, Source)
+    assert isinstance(sink, Sink)
 
 
 def test_seed_usage_against_fake_cdf() -> None:
