@@ -15,8 +15,13 @@ def tests(session: nox.Session) -> None:
     """Run the test suite with coverage (fails under 85%)."""
     session.install("-e", ".[dev]")
     session.run(
-        "python", "-m", "pytest", "--cov=plex_cognite", "--cov-report=term-missing:skip-covered",
-        "--cov-fail-under=85", *session.posargs,
+        "python",
+        "-m",
+        "pytest",
+        "--cov=plex_cognite",
+        "--cov-report=term-missing:skip-covered",
+        "--cov-fail-under=85",
+        *session.posargs,
     )
 
 

@@ -230,9 +230,7 @@ def _status_category(status: int, message: str = "") -> ErrorCategory:
 def _classify_httpx_response(response: httpx.Response) -> Classification:
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     category = _status_category(response.status_code, _safe_text(response))
-    return Classification(
-        category, retry_after if category is not ErrorCategory.FATAL else None, response.status_code
-    )
+    return Classification(category, retry_after if category is not ErrorCategory.FATAL else None, response.status_code)
 
 
 def _safe_text(response: httpx.Response) -> str:
