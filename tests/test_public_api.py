@@ -33,6 +33,8 @@ EXPECTED = {
     "ScrapExtractor", "WorkcenterStatusExtractor", "MappingContext",
     # observability
     "configure_logging", "get_logger", "bind_context", "ExtractorMetrics", "start_metrics_server",
+    # scale-out
+    "plan_backfill", "run_backfill", "WorkUnit", "BackfillReport", "RedisTokenBucketRateLimiter",
     "__version__",
 }  # fmt: skip
 

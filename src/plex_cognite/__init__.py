@@ -44,6 +44,7 @@ from plex_cognite.core.pipeline import AsyncBatchProcessor
 from plex_cognite.core.results import DeadLetter, ItemFailure, WriteResult
 from plex_cognite.core.state import LocalStateStore, MemoryStateStore, RawStateStore, RedisStateStore, StreamState
 from plex_cognite.core.windows import IntervalSet
+from plex_cognite.distributed import BackfillReport, WorkUnit, plan_backfill, run_backfill
 from plex_cognite.errors import (
     CogniteWriteError,
     ConfigurationError,
@@ -91,6 +92,7 @@ from plex_cognite.resilience import (
     CircuitBreaker,
     CircuitOpenError,
     ErrorAggregator,
+    RedisTokenBucketRateLimiter,
     RetryPolicy,
     TokenBucketRateLimiter,
     resilient_call,
@@ -107,6 +109,7 @@ __all__ = [
     "AssetsNotFoundError",
     "AsyncBatchProcessor",
     "AsyncPlexClient",
+    "BackfillReport",
     "BreakerState",
     "Building",
     "CacheSettings",
@@ -158,6 +161,7 @@ __all__ = [
     "RawStateStore",
     "RedisCache",
     "RedisStateStore",
+    "RedisTokenBucketRateLimiter",
     "RetryPolicy",
     "RunReport",
     "ScrapEntry",
@@ -175,6 +179,7 @@ __all__ = [
     "TokenBucketRateLimiter",
     "ValidationError",
     "WindowBatch",
+    "WorkUnit",
     "Workcenter",
     "WorkcenterStatus",
     "WorkcenterStatusEntry",
@@ -190,7 +195,9 @@ __all__ = [
     "get_logger",
     "get_resolver",
     "load_settings",
+    "plan_backfill",
     "resilient_call",
+    "run_backfill",
     "run_extractors",
     "run_extractors_sync",
     "start_metrics_server",

@@ -20,6 +20,8 @@ def test_exported_names() -> None:
         "ErrorSummary",
         "LimiterStatistics",
         "ManualClock",
+        "RedisLimiterStatistics",
+        "RedisTokenBucketRateLimiter",
         "Reject",
         "RetryAfterWait",
         "RetryOverrides",

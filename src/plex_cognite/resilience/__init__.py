@@ -19,6 +19,7 @@ from plex_cognite.resilience.breaker import (
 )
 from plex_cognite.resilience.compose import resilient_call
 from plex_cognite.resilience.ratelimit import LimiterStatistics, TokenBucketRateLimiter
+from plex_cognite.resilience.redis_ratelimit import RedisLimiterStatistics, RedisTokenBucketRateLimiter
 from plex_cognite.resilience.retry import (
     RetryAfterWait,
     RetryOverrides,
@@ -45,6 +46,8 @@ __all__ = [
     "ErrorSummary",
     "LimiterStatistics",
     "ManualClock",
+    "RedisLimiterStatistics",
+    "RedisTokenBucketRateLimiter",
     "Reject",
     "RetryAfterWait",
     "RetryOverrides",
