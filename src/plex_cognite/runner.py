@@ -105,7 +105,7 @@ class RunReport:
 
     def format_table(self) -> str:
         """A fixed-width table for terminals and logs."""
-        columns = ("read", "written", "unchanged", "deferred", "dead_lettered", "requests")
+        columns = ("read", "written", "datapoints", "unchanged", "deferred", "dead_lettered", "requests")
         header = f"{'pcn':<10} {'stream':<18} " + " ".join(f"{c:>13}" for c in columns) + f" {'seconds':>8}  status"
         lines = [header, "-" * len(header)]
         for r in self.streams:
@@ -259,6 +259,7 @@ async def run_extractors(
             seconds=round(report.duration_s, 3),
             read=report.total("read"),
             written=report.total("written"),
+            datapoints=report.total("datapoints"),
             unchanged=report.total("unchanged"),
             deferred=report.total("deferred"),
             dead_lettered=report.total("dead_lettered"),

@@ -30,6 +30,7 @@ async def test_full_run_matches_the_plant(
     expected_jobs_deferred = sum(1 for xid in expected.deferred if "_JOB_" in xid)
     assert deferred["jobs"] == expected_jobs_deferred
     assert deferred["workcenter_status"] == len(expected.deferred) - expected_jobs_deferred
+    assert report.total("datapoints") == expected.datapoint_count()
 
 
 async def test_rerun_over_unchanged_data_sends_zero_cdf_writes(

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from plex_cognite.cdf.ids import DEFAULT_ID_SCHEME, ExternalIdScheme
+from plex_cognite.cdf.items import DatapointsItem
 from plex_cognite.core._items import KeyedItem, item_from_json, item_key, item_to_json
 from plex_cognite.core.deadletters import DeadLetterStore, MemoryDeadLetterStore
 from plex_cognite.core.pipeline import AsyncBatchProcessor, CommittedBatch, prefetch
@@ -59,7 +60,8 @@ class StreamReport:
         pcn: The PCN.
         stream: The stream name.
         read: Records read from the source.
-        written: Items created or updated in CDF.
+        written: Items created or updated in CDF (for datapoint streams: the per-series items; see `datapoints`).
+        datapoints: Datapoints CDF acknowledged (datapoint streams only).
         unchanged: Items skipped because their content hash matched (or the sink found nothing to change).
         deferred: Items held back because an asset they link to does not exist (yet).
         dead_lettered: Records rejected (validation, mapping, or the sink refusing an item).
@@ -74,6 +76,7 @@ class StreamReport:
     stream: str
     read: int = 0
     written: int = 0
+    datapoints: int = 0
     unchanged: int = 0
     deferred: int = 0
     dead_lettered: int = 0
@@ -350,6 +353,8 @@ class Extractor(ABC):
                 )
             for item in batch.items:
                 key = item_key(item)
+                if isinstance(item, DatapointsItem) and key not in failed:
+                    report.datapoints += len(item.datapoints)
                 if failed.get(key):
                     report.deferred += key not in state.deferred
                     state.deferred[key] = item_to_json(item)
