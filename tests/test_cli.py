@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -131,3 +135,36 @@ def test_progress_printer_prints_every_stream_after_the_interval() -> None:
     printer(StreamReport("1", "production", read=9))
     lines = out.getvalue().splitlines()
     assert lines[-1] == ("progress: jobs[1] read=5 written=4 unchanged=0; production[1] read=9 written=0 unchanged=0")
+
+
+def test_run_without_once_repeats_on_the_interval_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    plant = SimulatedPlant(seed=2, size=TINY)
+    with FakePlex(plant) as plex, FakeCDF() as cdf:
+        config = write_config(tmp_path / "c.yaml", plex.base_url, cdf, plant)
+        settings = yaml.safe_load(config.read_text())
+        settings["extraction"]["interval"] = "1s"
+        config.write_text(yaml.safe_dump(settings))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "plex_cognite.cli", "run", "--config", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert process.stdout is not None
+            totals: list[str] = []
+            deadline = time.monotonic() + 60
+            while len(totals) < 2 and time.monotonic() < deadline:
+                line = process.stdout.readline()
+                if line.startswith("total"):
+                    totals.append(line)
+            assert len(totals) == 2, "the second pass never came"
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+    # "total  <read>  <written>  ...": the first pass wrote the plant, the second found nothing new to write.
+    first_written, second_written = (int(line.split()[2]) for line in totals)
+    assert first_written > 0
+    assert second_written == 0
