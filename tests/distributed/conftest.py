@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,8 @@ from plex_cognite.runner import run_extractors
 from plex_cognite.testing.fake_cdf import FakeCDF
 from plex_cognite.testing.fake_plex import FakePlex
 from plex_cognite.testing.plant import PlantSize, SimulatedPlant
+from tests._fakes import fakes as fakes
+from tests._fakes import write_requests as write_requests
 
 #: Four days of history, every awkward case (malformed rows, same-millisecond twins, unknown parts), seconds per run.
 SIZE = PlantSize(
@@ -34,17 +34,6 @@ SIZE = PlantSize(
 #: What a backfill writes: the windowed streams, on top of the master data the normal runner wrote first.
 BACKFILLED = ["master_data", "production", "scrap", "workcenter_status"]
 
-_READ = re.compile(r"/(byids|list|search|aggregate)$|/token$")
-
-
-def write_requests(cdf: FakeCDF) -> list[str]:
-    """`METHOD path` of every CDF request that writes (reads and RAW row lookups excluded)."""
-    return [
-        f"{r.method} {r.path}"
-        for r in cdf.request_log
-        if r.method in ("POST", "PUT", "PATCH", "DELETE") and not _READ.search(r.path)
-    ]
-
 
 def cdf_mismatches(cdf: FakeCDF, plant: SimulatedPlant) -> list[str]:
     """Differences between the fake CDF and what a full extraction of the backfilled streams yields."""
@@ -56,12 +45,6 @@ def cdf_mismatches(cdf: FakeCDF, plant: SimulatedPlant) -> list[str]:
 @pytest.fixture
 def plant() -> SimulatedPlant:
     return SimulatedPlant(seed=7, pcn="340884", size=SIZE)
-
-
-@pytest.fixture
-def fakes(plant: SimulatedPlant) -> Iterator[tuple[FakePlex, FakeCDF]]:
-    with FakePlex(plant) as plex, FakeCDF() as cdf:
-        yield plex, cdf
 
 
 def backfill_settings(

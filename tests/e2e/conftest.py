@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,8 @@ from plex_cognite.runner import RunReport, run_extractors
 from plex_cognite.testing.fake_cdf import FakeCDF
 from plex_cognite.testing.fake_plex import FakePlex
 from plex_cognite.testing.plant import PlantSize, SimulatedPlant
+from tests._fakes import fakes as fakes
+from tests._fakes import write_requests as write_requests
 
 #: Small enough for seconds per run, big enough for every awkward case (twins, malformed rows, unknown parts).
 E2E_SIZE = PlantSize(
@@ -32,28 +32,10 @@ E2E_SIZE = PlantSize(
     unknown_part_every=23,
 )
 
-#: POSTs that write (everything except reads: byids, list, search, aggregate, token).
-_READ = re.compile(r"/(byids|list|search|aggregate)$|^/token$|/token$")
-
-
-def write_requests(cdf: FakeCDF) -> list[str]:
-    """`METHOD path` of every CDF request that writes."""
-    return [
-        f"{r.method} {r.path}"
-        for r in cdf.request_log
-        if r.method in ("POST", "PUT", "PATCH", "DELETE") and not _READ.search(r.path)
-    ]
-
 
 @pytest.fixture
 def plant() -> SimulatedPlant:
     return SimulatedPlant(seed=7, pcn="340884", size=E2E_SIZE)
-
-
-@pytest.fixture
-def fakes(plant: SimulatedPlant) -> Iterator[tuple[FakePlex, FakeCDF]]:
-    with FakePlex(plant) as plex, FakeCDF() as cdf:
-        yield plex, cdf
 
 
 def settings_for(

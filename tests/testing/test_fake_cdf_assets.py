@@ -8,7 +8,7 @@ from cognite.client.data_classes import AssetUpdate, AssetWrite, Label
 from cognite.client.exceptions import CogniteAPIError, CogniteDuplicatedError, CogniteNotFoundError
 
 from plex_cognite.testing.fake_cdf import FakeCDF
-from tests.testing._cdf_support import api
+from tests.testing._support import api
 
 
 def test_child_before_parent_in_one_request_resolves_parent_and_root(

@@ -9,7 +9,7 @@ from cognite.client.data_classes import AssetWrite
 from cognite.client.exceptions import CogniteAPIError, CogniteOAuthError, CogniteProjectAccessError
 
 from plex_cognite.testing.fake_cdf import FakeCDF
-from tests.testing._cdf_support import api
+from tests.testing._support import api
 
 
 def test_wrong_token_is_401_in_cdf_shape(fake_cdf: FakeCDF) -> None:

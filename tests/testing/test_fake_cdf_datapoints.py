@@ -10,7 +10,7 @@ from cognite.client.data_classes import TimeSeriesWrite
 from cognite.client.exceptions import CogniteAPIError, CogniteNotFoundError
 
 from plex_cognite.testing.fake_cdf import FakeCDF
-from tests.testing._cdf_support import api
+from tests.testing._support import api
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from cognite.client.data_classes import EventUpdate, EventWrite, TimeSeriesUpdat
 from cognite.client.exceptions import CogniteAPIError, CogniteDuplicatedError, CogniteNotFoundError
 
 from plex_cognite.testing.fake_cdf import FakeCDF
-from tests.testing._cdf_support import api
+from tests.testing._support import api
 
 
 @pytest.fixture

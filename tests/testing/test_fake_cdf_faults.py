@@ -11,7 +11,7 @@ from cognite.client.exceptions import CogniteAPIError, CogniteConnectionError, C
 
 from plex_cognite.testing import _faults
 from plex_cognite.testing.fake_cdf import FakeCDF
-from tests.testing._cdf_support import api, fast_retries
+from tests.testing._support import api, fast_retries
 
 Fault = _faults.Fault
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,21 +10,13 @@ from cognite.client import ClientConfig, CogniteClient
 from cognite.client.credentials import Token
 from cognite.client.data_classes import EventWrite
 
+from tests._fakes import fake_process
+
 
 @contextmanager
 def fake_cdf_process(tmp_path: Path, data: Path) -> Iterator[CogniteClient]:
-    portfile = tmp_path / "port"
-    portfile.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "plex_cognite.testing.fake_cdf", "--port", "0", "--portfile", str(portfile)]
-    command += ["--token", "proc-token", "--data", str(data)]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 20
-        while not portfile.exists():
-            assert process.poll() is None, process.stderr.read() if process.stderr else "exited"
-            assert time.monotonic() < deadline, "FakeCDF process did not write its port file"
-            time.sleep(0.02)
-        port = int(portfile.read_text())
+    args = ("--token", "proc-token", "--data", str(data))
+    with fake_process("plex_cognite.testing.fake_cdf", tmp_path / "port", *args) as (port,):
         config = ClientConfig(
             client_name="t",
             project="test-project",
@@ -36,9 +24,6 @@ def fake_cdf_process(tmp_path: Path, data: Path) -> Iterator[CogniteClient]:
             base_url=f"http://127.0.0.1:{port}",
         )
         yield CogniteClient(config)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
 
 
 def test_state_survives_a_restart(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from cognite.client import CogniteClient
 from cognite.client.exceptions import CogniteAPIError, CogniteNotFoundError
 
 from plex_cognite.testing.fake_cdf import FakeCDF
-from tests.testing._cdf_support import api
+from tests.testing._support import api
 
 
 def test_insert_with_ensure_parent_creates_db_and_table(fake_cdf: FakeCDF, cognite_client: CogniteClient) -> None:

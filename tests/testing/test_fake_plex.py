@@ -14,20 +14,12 @@ from hypothesis import strategies as st
 from plex_cognite.testing.fake_plex import FakePlex
 from plex_cognite.testing.plant import SimulatedPlant, format_plex_ms, parse_plex_datetime
 from tests._openapi import undeclared_fields, validate_httpx_response
+from tests.testing._support import HTTP
 
 CLEAN = SimulatedPlant(seed=11).with_size(malformed_every=0)
 OTHER = SimulatedPlant(seed=11, pcn="300757")
 HISTORY = "/production/v1/production-history"
 WINDOW = {"beginDate": "2025-01-06T00:00:00Z", "endDate": "2025-01-08T00:00:00.0000000Z"}
-
-
-HTTP = httpx.Client(timeout=10)  # one client: building an SSL context per request would dominate the run time
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _close_http() -> Iterator[None]:
-    yield
-    HTTP.close()
 
 
 @pytest.fixture(scope="module")

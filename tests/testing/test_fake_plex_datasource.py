@@ -10,20 +10,12 @@ import pytest
 
 from plex_cognite.testing.fake_plex import DATA_SOURCES, FakePlex
 from plex_cognite.testing.plant import SimulatedPlant
+from tests.testing._support import HTTP
 
 PLANT = SimulatedPlant(seed=6)
 OTHER = SimulatedPlant(seed=6, pcn="300757")
 PRODUCTION = 230486
 WINDOW = {"Start_Date": "2025-01-06T00:00:00Z", "End_Date": "2025-01-06T12:00:00Z"}
-
-
-HTTP = httpx.Client(timeout=10)  # one client: building an SSL context per request would dominate the run time
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _close_http() -> Iterator[None]:
-    yield
-    HTTP.close()
 
 
 @pytest.fixture(scope="module")

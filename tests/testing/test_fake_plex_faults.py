@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,18 +10,11 @@ import pytest
 
 from plex_cognite.testing.fake_plex import FakePlex, Fault
 from plex_cognite.testing.plant import SimulatedPlant
+from tests._fakes import fake_process
+from tests.testing._support import HTTP
 
 PLANT = SimulatedPlant(seed=4)
 PARTS = "/mdm/v1/parts"
-
-
-HTTP = httpx.Client(timeout=10)  # one client: building an SSL context per request would dominate the run time
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _close_http() -> Iterator[None]:
-    yield
-    HTTP.close()
 
 
 @pytest.fixture
@@ -108,37 +98,10 @@ def test_faults_reach_the_data_source_api_with_its_error_shape(plex: FakePlex) -
 
 
 def test_runs_as_a_separate_process(tmp_path: Path) -> None:
-    portfile = tmp_path / "ports"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "plex_cognite.testing.fake_plex",
-            "--port",
-            "0",
-            "--portfile",
-            str(portfile),
-            "--seed",
-            "4",
-            "--pcn",
-            PLANT.pcn,
-            "--pcn",
-            "300757",
-        ],
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 15
-        while not portfile.exists():
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            assert time.monotonic() < deadline, "FakePlex did not write its port file"
-            time.sleep(0.05)
-        connect_port, datasource_port = (int(line) for line in portfile.read_text().split())
+    args = ("--seed", "4", "--pcn", PLANT.pcn, "--pcn", "300757")
+    with fake_process("plex_cognite.testing.fake_plex", tmp_path / "ports", *args) as (connect_port, datasource_port):
         headers = {"X-Plex-Connect-Api-Key": "test-key", "X-Plex-Connect-Customer-Id": "300757"}
         response = HTTP.get(f"http://127.0.0.1:{connect_port}/mdm/v1/buildings", headers=headers)
         assert response.json() == SimulatedPlant(seed=4, pcn="300757").buildings()
         search = HTTP.get(f"http://127.0.0.1:{datasource_port}/api/datasources/search", auth=("ds-user", "ds-pass"))
         assert search.status_code == 200
-    finally:
-        process.terminate()
-        assert process.wait(timeout=10) == 0

@@ -17,6 +17,7 @@ from plex_cognite.testing._cdf_errors import CDFError, Identifier, bad_request, 
 from plex_cognite.testing._cdf_table import (
     Record,
     Table,
+    as_identifier,
     as_object,
     body_items,
     decode_cursor,
@@ -72,18 +73,15 @@ class DatapointStore:
         total = sum(len(item.get("datapoints") or ()) for item in items)
         if total > MAX_INSERT_DATAPOINTS:
             raise bad_request(f"At most {MAX_INSERT_DATAPOINTS} datapoints per request, got {total}")
-        missing: list[Identifier] = []
+        lookup = _SeriesLookup(table)
         prepared: list[tuple[int, list[tuple[int, Value]]]] = []
         for item in items:
-            identifier = parse_identifier(item)
-            series_id = table.lookup(identifier)
+            series_id = lookup.id_of(item)
             if series_id is None:
-                missing.append({identifier[0]: identifier[1]})
                 continue
             record = table.by_id[series_id]
             prepared.append((series_id, _check_points(record, item.get("datapoints"))))
-        if missing:
-            raise CDFError(400, "Time series not found", missing=unique_identifiers(missing))
+        lookup.raise_missing()
         for series_id, points in prepared:
             self.series.setdefault(series_id, {}).update(points)
         return total
@@ -97,35 +95,36 @@ class DatapointStore:
         ignore_unknown = bool(defaults.get("ignoreUnknownIds", False))
         now = time.time_ns() // 1_000_000
         out: list[SeriesPoints] = []
-        missing: list[Identifier] = []
+        lookup = _SeriesLookup(table)
         for item in items:
             query = {**{k: v for k, v in defaults.items() if k not in ("items", "ignoreUnknownIds")}, **item}
             if query.get("aggregates"):
                 raise bad_request("FakeCDF serves raw datapoints only; aggregates are not supported")
-            identifier = parse_identifier(item)
-            series_id = table.lookup(identifier)
+            series_id = lookup.id_of(item)
             if series_id is None:
-                missing.append({identifier[0]: identifier[1]})
                 continue
-            start = _time_of(query.get("start", 0), now, "start")
-            end = _time_of(query.get("end", "now"), now, "end")
-            limit = query.get("limit", 100)
-            if limit is None or limit == -1:
-                limit = MAX_RETRIEVE_LIMIT
-            if not isinstance(limit, int) or not 0 <= limit <= MAX_RETRIEVE_LIMIT:
-                raise bad_request(f"limit must be within 0..{MAX_RETRIEVE_LIMIT}, got {limit!r}")
-            if query.get("cursor"):
-                start = int(decode_cursor(query["cursor"])["start"])
-            points = self.sorted_points(series_id)
-            low = bisect.bisect_left(points, (start,))
-            high = bisect.bisect_left(points, (end,))
-            page = points[low : min(high, low + limit)]
-            more = low + limit < high
-            cursor = encode_cursor({"start": points[low + limit][0]}) if more else None
-            out.append(SeriesPoints(table.by_id[series_id], page, cursor))
-        if missing and not ignore_unknown:
-            raise CDFError(400, "Time series not found", missing=unique_identifiers(missing))
+            out.append(self._page(table.by_id[series_id], query, now))
+        if not ignore_unknown:
+            lookup.raise_missing()
         return out
+
+    def _page(self, series: Record, query: Mapping[str, Any], now: int) -> SeriesPoints:
+        """One series' points in [start, end), at most `limit` of them, from `cursor` on when given."""
+        start = _time_of(query.get("start", 0), now, "start")
+        end = _time_of(query.get("end", "now"), now, "end")
+        limit = query.get("limit", 100)
+        if limit is None or limit == -1:
+            limit = MAX_RETRIEVE_LIMIT
+        if not isinstance(limit, int) or not 0 <= limit <= MAX_RETRIEVE_LIMIT:
+            raise bad_request(f"limit must be within 0..{MAX_RETRIEVE_LIMIT}, got {limit!r}")
+        if query.get("cursor"):
+            start = int(decode_cursor(query["cursor"])["start"])
+        points = self.sorted_points(series["id"])
+        low = bisect.bisect_left(points, (start,))
+        high = bisect.bisect_left(points, (end,))
+        more = low + limit < high
+        cursor = encode_cursor({"start": points[low + limit][0]}) if more else None
+        return SeriesPoints(series, points[low : min(high, low + limit)], cursor)
 
     def latest(self, table: Table, body: object) -> list[Record]:
         """`POST /timeseries/data/latest`: the last point before `before` (default now) per series."""
@@ -133,12 +132,10 @@ class DatapointStore:
         ignore_unknown = bool(as_object(body).get("ignoreUnknownIds", False))
         now = time.time_ns() // 1_000_000
         out: list[Record] = []
-        missing: list[Identifier] = []
+        lookup = _SeriesLookup(table)
         for item in items:
-            identifier = parse_identifier(item)
-            series_id = table.lookup(identifier)
+            series_id = lookup.id_of(item)
             if series_id is None:
-                missing.append({identifier[0]: identifier[1]})
                 continue
             before = _time_of(item.get("before", "now"), now, "before")
             candidates = [ts for ts in self.series.get(series_id, {}) if ts < before]
@@ -147,27 +144,24 @@ class DatapointStore:
                 newest = max(candidates)
                 points = [_point_json(newest, self.series[series_id][newest])]
             out.append({**series_header(table.by_id[series_id]), "datapoints": points})
-        if missing and not ignore_unknown:
-            raise CDFError(400, "Time series not found", missing=unique_identifiers(missing))
+        if not ignore_unknown:
+            lookup.raise_missing()
         return out
 
     def delete(self, table: Table, body: object) -> None:
         """`POST /timeseries/data/delete`: remove points in [inclusiveBegin, exclusiveEnd) per series."""
         items = body_items(body, limit=MAX_INSERT_ITEMS)
         ranges: list[tuple[int, int, int]] = []
-        missing: list[Identifier] = []
+        lookup = _SeriesLookup(table)
         for item in items:
-            identifier = parse_identifier(item)
-            series_id = table.lookup(identifier)
+            series_id = lookup.id_of(item)
             if series_id is None:
-                missing.append({identifier[0]: identifier[1]})
                 continue
             begin, end = item.get("inclusiveBegin"), item.get("exclusiveEnd", MAX_TIMESTAMP + 1)
             if not isinstance(begin, int) or not isinstance(end, int):
                 raise bad_request("inclusiveBegin (and exclusiveEnd when given) must be integer timestamps")
             ranges.append((series_id, begin, end))
-        if missing:
-            raise CDFError(400, "Time series not found", missing=unique_identifiers(missing))
+        lookup.raise_missing()
         for series_id, begin, end in ranges:
             points = self.series.get(series_id, {})
             for ts in [ts for ts in points if begin <= ts < end]:
@@ -183,6 +177,27 @@ class DatapointStore:
         """Load a `snapshot()`."""
         for series_id, points in state.items():
             self.series[int(series_id)] = {int(ts): _decode(v) for ts, v in points}
+
+
+class _SeriesLookup:
+    """Resolves request items to time series ids, remembering the unknown ones so one 400 can name them all."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+        self._missing: list[Identifier] = []
+
+    def id_of(self, item: Mapping[str, Any]) -> int | None:
+        """The id of the series `item` names, or None (and it is remembered) when there is no such series."""
+        identifier = parse_identifier(item)
+        series_id = self._table.lookup(identifier)
+        if series_id is None:
+            self._missing.append(as_identifier(identifier))
+        return series_id
+
+    def raise_missing(self) -> None:
+        """Raise 400 `missing` naming every unknown series seen so far, if any."""
+        if self._missing:
+            raise CDFError(400, "Time series not found", missing=unique_identifiers(self._missing))
 
 
 def series_header(series: Record) -> Record:

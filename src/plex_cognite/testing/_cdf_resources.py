@@ -157,9 +157,24 @@ def _common() -> dict[str, FilterBuilder]:
     }
 
 
+def _asset_parents(store: CDFStore, ids: Any) -> Predicate:
+    wanted = set(ids)
+    return lambda record: record.get("parentId") in wanted
+
+
 def _asset_parent_xids(store: CDFStore, xids: Any) -> Predicate:
     ids = _asset_xids_to_ids(store, xids)
     return lambda record: record.get("parentId") in ids
+
+
+def _asset_roots(store: CDFStore, refs: Any) -> Predicate:
+    wanted = _ids_in(store, "assets", refs, "rootIds")
+    return lambda record: record.get("rootId") in wanted
+
+
+def _asset_subtrees(store: CDFStore, refs: Any) -> Predicate:
+    wanted = _subtree_ids(store, refs)
+    return lambda record: record["id"] in wanted
 
 
 def _asset_labels(store: CDFStore, labels: Any) -> Predicate:
@@ -179,14 +194,10 @@ ASSET_FILTERS: dict[str, FilterBuilder] = {
     **_common(),
     "name": _field_equals("name"),
     "source": _field_equals("source"),
-    "parentIds": lambda store, ids: lambda record: record.get("parentId") in set(ids),
+    "parentIds": _asset_parents,
     "parentExternalIds": _asset_parent_xids,
-    "rootIds": lambda store, refs: (lambda wanted: lambda record: record.get("rootId") in wanted)(
-        _ids_in(store, "assets", refs, "rootIds")
-    ),
-    "assetSubtreeIds": lambda store, refs: (lambda wanted: lambda record: record["id"] in wanted)(
-        _subtree_ids(store, refs)
-    ),
+    "rootIds": _asset_roots,
+    "assetSubtreeIds": _asset_subtrees,
     "root": lambda store, root: lambda record: ("parentId" not in record) == bool(root),
     "labels": _asset_labels,
 }

@@ -18,7 +18,7 @@ from typing import Any
 from plex_cognite.testing._cdf_datapoints import SeriesPoints, points_json
 from plex_cognite.testing._cdf_errors import CDFError, error_payload
 from plex_cognite.testing._cdf_store import CDFStore
-from plex_cognite.testing._cdf_table import limit_of
+from plex_cognite.testing._cdf_table import Record, limit_of
 from plex_cognite.testing._http import Request, Response, Router
 
 CLASSIC = {
@@ -46,6 +46,18 @@ def _api(handler: Callable[[Request], Response]) -> Callable[[Request], Response
             return Response.json(exc.payload(), exc.status)
 
     return wrapper
+
+
+def _items_endpoint(
+    operation: Callable[[str, object], list[Record]], kind: str, status: int = 200
+) -> Callable[[Request], Response]:
+    """An endpoint that hands the body to `operation(kind, body)` and answers `{"items": [...]}`."""
+
+    def endpoint(request: Request) -> Response:
+        body = request.json()
+        return Response.json({"items": operation(kind, body)}, status, items=_items_count(body))
+
+    return _api(endpoint)
 
 
 def _items_count(body: object) -> int | None:
@@ -156,11 +168,11 @@ class CDFApp:
     def _register(self) -> None:
         add = self.router.add
         for kind, base in CLASSIC.items():
-            add("POST", base, self._create(kind))
-            add("POST", base + "/byids", self._retrieve(kind))
+            add("POST", base, _items_endpoint(self.store.create, kind, 201))
+            add("POST", base + "/byids", _items_endpoint(self.store.retrieve, kind))
             add("POST", base + "/list", self._list(kind))
             add("GET", base, self._list_get(kind))
-            add("POST", base + "/update", self._update(kind))
+            add("POST", base + "/update", _items_endpoint(self.store.update, kind))
             add("POST", base + "/delete", self._delete(kind))
             add("POST", base + "/aggregate", self._aggregate(kind))
         add("POST", "/extpipes/runs", _api(self._create_runs))
@@ -182,20 +194,6 @@ class CDFApp:
         add("GET", _TABLE + "/rows/(?P<key>[^/]+)", _api(self._get_row))
         add("GET", _TABLE + "/cursors", _api(self._cursors))
 
-    def _create(self, kind: str) -> Callable[[Request], Response]:
-        def create(request: Request) -> Response:
-            body = request.json()
-            return Response.json({"items": self.store.create(kind, body)}, 201, items=_items_count(body))
-
-        return _api(create)
-
-    def _retrieve(self, kind: str) -> Callable[[Request], Response]:
-        def retrieve(request: Request) -> Response:
-            body = request.json()
-            return Response.json({"items": self.store.retrieve(kind, body)}, items=_items_count(body))
-
-        return _api(retrieve)
-
     def _list(self, kind: str) -> Callable[[Request], Response]:
         def list_(request: Request) -> Response:
             items, cursor = self.store.list_page(kind, request.json())
@@ -215,13 +213,6 @@ class CDFApp:
             return Response.json({"items": items, "nextCursor": cursor}, items=len(items))
 
         return _api(list_get)
-
-    def _update(self, kind: str) -> Callable[[Request], Response]:
-        def update(request: Request) -> Response:
-            body = request.json()
-            return Response.json({"items": self.store.update(kind, body)}, items=_items_count(body))
-
-        return _api(update)
 
     def _delete(self, kind: str) -> Callable[[Request], Response]:
         def delete(request: Request) -> Response:

@@ -26,7 +26,6 @@ from plex_cognite.testing._cdf_table import (
     body_items,
     check_create,
     limit_of,
-    parse_identifier,
     resolve_all,
 )
 
@@ -338,9 +337,3 @@ class CDFStore:
             self.datapoints.restore(state.get("datapoints", {}))
             self.raw.restore(state.get("raw", {}))
             self.runs.extend(state.get("runs", []))
-
-
-def identifier_of(item: Mapping[str, Any]) -> Identifier:
-    """`{"id": ..}` or `{"externalId": ..}` of a request item."""
-    key, value = parse_identifier(item)
-    return {key: value}

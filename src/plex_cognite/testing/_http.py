@@ -211,23 +211,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):  # the socket was reset on purpose (drop fault) or by the client
             super().finish()
 
-    def do_GET(self) -> None:
+    def _serve(self) -> None:
         self.server.owner._serve(self)
 
-    def do_POST(self) -> None:
-        self.server.owner._serve(self)
-
-    def do_PUT(self) -> None:
-        self.server.owner._serve(self)
-
-    def do_PATCH(self) -> None:
-        self.server.owner._serve(self)
-
-    def do_DELETE(self) -> None:
-        self.server.owner._serve(self)
-
-    def do_HEAD(self) -> None:
-        self.server.owner._serve(self)
+    # `BaseHTTPRequestHandler` dispatches to `do_<METHOD>` (its naming); every method is served the same way.
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve  # noqa: N815
 
     def log_message(self, format: str, *args: object) -> None:
         """Stay quiet: the `RequestLog` records traffic."""

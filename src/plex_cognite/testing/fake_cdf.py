@@ -24,21 +24,18 @@ import argparse
 import copy
 import json
 import os
-import re
-import signal
 import sys
-import threading
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from plex_cognite.testing._cdf_datapoints import Value
 from plex_cognite.testing._cdf_routes import CDFApp, cdf_error_response
 from plex_cognite.testing._cdf_store import CDFStore
-from plex_cognite.testing._faults import Fault, FaultPlan
-from plex_cognite.testing._http import LoopbackServer, RequestLog, RequestRecord
+from plex_cognite.testing._cdf_table import MAX_ITEMS
+from plex_cognite.testing._fake import LoopbackFake, stop_event_on_signal, write_atomically
+from plex_cognite.testing._faults import FaultPlan
+from plex_cognite.testing._http import LoopbackServer, RequestLog
 
 if TYPE_CHECKING:
     from cognite.client import AsyncCogniteClient, ClientConfig, CogniteClient
@@ -52,7 +49,7 @@ ResourceKind = Literal["assets", "events", "timeseries", "datasets", "extpipes"]
 STATE_FILE = "fake_cdf_state.json"
 
 
-class FakeCDF:
+class FakeCDF(LoopbackFake):
     """A Cognite Data Fusion fake on a loopback port.
 
     Args:
@@ -65,7 +62,9 @@ class FakeCDF:
         token_ttl_s: lifetime (`expires_in`) of tokens issued by `POST /token`.
         port: port to bind (0: a free ephemeral port).
 
-    Use it as a context manager (`with FakeCDF() as cdf:`) or call `start()` / `stop()`.
+    Use it as a context manager (`with FakeCDF() as cdf:`) or call `start()` / `stop()`. Faults (`inject`,
+    `clear_faults`) and the request log (`request_log`, `request_counts`, `request_counter`, `reset_request_log`)
+    work as on `FakePlex`; fault and log paths are the part after `/api/v1/projects/{project}`.
     """
 
     def __init__(
@@ -85,8 +84,7 @@ class FakeCDF:
         self.client_id = client_id
         self.client_secret = client_secret
         self.store = CDFStore(seed)
-        self.faults = FaultPlan(seed)
-        self.log = RequestLog()
+        faults, log = FaultPlan(seed), RequestLog()
         self._app = CDFApp(
             self.store,
             project=project,
@@ -98,32 +96,16 @@ class FakeCDF:
         self._server = LoopbackServer(
             self._app,
             error_response=cdf_error_response,
-            faults=self.faults,
+            faults=faults,
             path_of=self._app.path_of,
-            log=self.log,
+            log=log,
             latency_s=latency_s,
             port=port,
             name="fake-cdf",
         )
+        super().__init__((self._server,), faults, log)
 
-    # -- lifecycle -------------------------------------------------------------------------------------------------
-
-    def start(self) -> FakeCDF:
-        """Start serving (idempotent); returns self."""
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close open connections (the state is kept)."""
-        self._server.stop()
-
-    def __enter__(self) -> FakeCDF:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    # -- addresses -------------------------------------------------------------------------------------------------
 
     @property
     def port(self) -> int:
@@ -175,16 +157,6 @@ class FakeCDF:
         from cognite.client import AsyncCogniteClient
 
         return AsyncCogniteClient(self.client_config(credentials=credentials))
-
-    # -- faults ----------------------------------------------------------------------------------------------------
-
-    def inject(self, fault: Fault) -> Fault:
-        """Add a fault rule (its `path` regex is matched against the path after `/api/v1/projects/{project}`)."""
-        return self.faults.add(fault)
-
-    def clear_faults(self) -> None:
-        """Remove every fault rule."""
-        self.faults.clear()
 
     # -- inspection ------------------------------------------------------------------------------------------------
 
@@ -268,28 +240,12 @@ class FakeCDF:
     def preload(self, kind: ResourceKind, items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Create objects directly (same validation as `POST /{kind}`, no HTTP, not logged); returns them."""
         created: list[dict[str, Any]] = []
-        for start in range(0, len(items), 1000):
-            created.extend(self.store.create(kind, {"items": [dict(item) for item in items[start : start + 1000]]}))
+        for start in range(0, len(items), MAX_ITEMS):
+            batch = [dict(item) for item in items[start : start + MAX_ITEMS]]
+            created.extend(self.store.create(kind, {"items": batch}))
         return copy.deepcopy(created)
 
-    # -- request log -----------------------------------------------------------------------------------------------
-
-    @property
-    def request_log(self) -> list[RequestRecord]:
-        """Every request served (method, path after the project prefix, status, items, fault), oldest first."""
-        return self.log.records
-
-    def request_counts(self, method: str | None = None, path: str | re.Pattern[str] | None = None) -> int:
-        """How many requests matched (a string path matches exactly, a compiled pattern with fullmatch)."""
-        return self.log.count(method, path)
-
-    def request_counter(self) -> Counter[str]:
-        """Requests per endpoint, keyed like `"POST /events"`."""
-        return self.log.counter()
-
-    def reset_request_log(self) -> None:
-        """Forget the request log."""
-        self.log.reset()
+    # -- reset and persistence -------------------------------------------------------------------------------------
 
     def reset(self) -> None:
         """Empty the store, the request log and the fault rules."""
@@ -297,14 +253,9 @@ class FakeCDF:
         self.log.reset()
         self.faults.clear()
 
-    # -- persistence -----------------------------------------------------------------------------------------------
-
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the whole state to a JSON file (atomically: temp file + rename)."""
-        target = Path(path)
-        temporary = target.with_suffix(target.suffix + ".tmp")
-        temporary.write_text(json.dumps(self.store.snapshot(), separators=(",", ":")), encoding="utf-8")
-        temporary.replace(target)
+        write_atomically(Path(path), json.dumps(self.store.snapshot(), separators=(",", ":")))
 
     def load(self, path: str | os.PathLike[str]) -> None:
         """Replace the state with one written by `save`."""
@@ -346,18 +297,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.data.mkdir(parents=True, exist_ok=True)
         if state_file.exists():
             fake.load(state_file)
-    stopping = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stopping = stop_event_on_signal()
     fake.start()
     if args.portfile:
-        temporary = args.portfile.with_name(args.portfile.name + ".tmp")
-        temporary.write_text(str(fake.port), encoding="utf-8")
-        temporary.replace(args.portfile)
+        write_atomically(args.portfile, str(fake.port))
     print(f"FakeCDF serving project {args.project!r} on {fake.base_url}", file=sys.stderr, flush=True)
     saved_version = fake.store.version
     while not stopping.wait(args.save_interval):

@@ -30,17 +30,13 @@ from __future__ import annotations
 
 import argparse
 import base64
-import re
-import signal
 import sys
-import threading
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import FrameType, TracebackType
 
+from plex_cognite.testing._fake import LoopbackFake, stop_event_on_signal, write_atomically
 from plex_cognite.testing._faults import Fault, FaultPlan
-from plex_cognite.testing._http import LoopbackServer, RequestLog, RequestRecord
+from plex_cognite.testing._http import LoopbackServer, RequestLog
 from plex_cognite.testing._plex_connect import ConnectApp, connect_error
 from plex_cognite.testing._plex_datasource import DATA_SOURCES, DataSource, DataSourceApp, datasource_error
 from plex_cognite.testing.plant import PlantSize, SimulatedPlant
@@ -48,7 +44,7 @@ from plex_cognite.testing.plant import PlantSize, SimulatedPlant
 __all__ = ["DATA_SOURCES", "DataSource", "FakePlex", "Fault", "FaultPlan", "main"]
 
 
-class FakePlex:
+class FakePlex(LoopbackFake):
     """A loopback fake of Plex Connect and the Data Source API serving one or more `SimulatedPlant`s.
 
     Args:
@@ -64,7 +60,10 @@ class FakePlex:
         port: The Connect port (0: a free one).
         datasource_port: The Data Source API port (0: a free one).
 
-    Use as a context manager (`with FakePlex(plant) as plex:`) or call `start()` / `stop()`.
+    Use as a context manager (`with FakePlex(plant) as plex:`) or call `start()` / `stop()`; both servers start and
+    stop together. Faults (`inject`, `clear_faults`) and the request log (`request_log`, `request_counts`,
+    `request_counter`, `reset_request_log`) work as on `FakeCDF` and cover both servers; their paths are the full
+    request paths.
     """
 
     def __init__(
@@ -93,50 +92,31 @@ class FakePlex:
         self._ds_username = ds_username
         self._ds_password = ds_password
         self._first_pcn = pcns[0]
-        self.faults = FaultPlan(seed)
-        self._log = RequestLog()
+        faults, log = FaultPlan(seed), RequestLog()
         self._connect = ConnectApp({plant.pcn: plant for plant in plants}, api_key)
         accounts = {self.datasource_credentials(pcn): pcn for pcn in pcns}
         self._datasource = DataSourceApp(accounts, lambda: self._connect.plants, row_limits)
         self._connect_server = LoopbackServer(
             self._connect,
             error_response=connect_error,
-            faults=self.faults,
-            log=self._log,
+            faults=faults,
+            log=log,
             latency_s=latency_s,
             port=port,
             name="fake-plex-connect",
         )
         self._datasource_server = LoopbackServer(
             self._datasource,
-            error_response=lambda status, message: datasource_error(status, message),
-            faults=self.faults,
-            log=self._log,
+            error_response=datasource_error,
+            faults=faults,
+            log=log,
             latency_s=latency_s,
             port=datasource_port,
             name="fake-plex-datasource",
         )
+        super().__init__((self._connect_server, self._datasource_server), faults, log)
 
-    # ---- lifecycle -------------------------------------------------------------------------------------------
-    def start(self) -> FakePlex:
-        """Start both servers (idempotent); returns self."""
-        self._connect_server.start()
-        self._datasource_server.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop both servers (idempotent)."""
-        self._connect_server.stop()
-        self._datasource_server.stop()
-
-    def __enter__(self) -> FakePlex:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
+    # ---- addresses -------------------------------------------------------------------------------------------
     @property
     def port(self) -> int:
         """The Connect API port."""
@@ -199,32 +179,6 @@ class FakePlex:
         token = base64.b64encode(f"{username}:{password}".encode()).decode()
         return {"Authorization": f"Basic {token}", "Content-Type": "application/json; charset=utf-8"}
 
-    # ---- faults and inspection -------------------------------------------------------------------------------
-    def inject(self, fault: Fault) -> Fault:
-        """Add a fault rule; its `path` regex is matched against the full request path on either server."""
-        return self.faults.add(fault)
-
-    def clear_faults(self) -> None:
-        """Remove every fault rule."""
-        self.faults.clear()
-
-    @property
-    def request_log(self) -> list[RequestRecord]:
-        """Every request served by either server, oldest first."""
-        return self._log.records
-
-    def request_counts(self, method: str | None = None, path: str | re.Pattern[str] | None = None) -> int:
-        """How many requests matched (a string path matches exactly, a pattern with `fullmatch`)."""
-        return self._log.count(method, path)
-
-    def request_counter(self) -> Counter[str]:
-        """Requests per endpoint, keyed like `"GET /scheduling/v1/jobs"`."""
-        return self._log.counter()
-
-    def reset_request_log(self) -> None:
-        """Forget the request log."""
-        self._log.reset()
-
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -258,18 +212,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         datasource_port=args.datasource_port,
     )
-    stopping = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stopping = stop_event_on_signal()
     fake.start()
     if args.portfile:
-        temporary = args.portfile.with_name(args.portfile.name + ".tmp")
-        temporary.write_text(f"{fake.port}\n{fake.datasource_port}\n", encoding="utf-8")
-        temporary.replace(args.portfile)
+        write_atomically(args.portfile, f"{fake.port}\n{fake.datasource_port}\n")
     print(
         f"FakePlex serving PCNs {fake.pcns} on {fake.base_url} (data sources {fake.datasource_url})",
         file=sys.stderr,

@@ -120,17 +120,17 @@ class RedisServer:
         if self.is_running:
             return self
         # A port picked by us can be taken by someone else before the server binds it: pick again (first start only).
-        attempts = 3 if self._requested_port is None and self._port is None else 1
-        for attempt in range(attempts):
-            if self._port is None or attempt > 0:
-                self._port = _free_port(self.host)
+        retries = 2 if self._requested_port is None and self._port is None else 0
+        if self._port is None:
+            self._port = _free_port(self.host)
+        for _ in range(retries):
             try:
                 self._launch()
                 return self
             except RedisServerError:
-                if attempt == attempts - 1:
-                    raise
-        return self  # pragma: no cover - the loop returns or raises
+                self._port = _free_port(self.host)
+        self._launch()
+        return self
 
     def _launch(self) -> None:
         log = self.directory / "redis.log"

@@ -1,4 +1,4 @@
-"""Helpers shared by the FakeCDF test modules."""
+"""Helpers shared by the fake-server test modules: one HTTP client, raw FakeCDF calls, fast SDK retries."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ import httpx
 from cognite.client import global_config
 
 from plex_cognite.testing.fake_cdf import FakeCDF
+
+#: One client for every module (closed by conftest.py): building one per call costs ~50 ms (its SSL context).
+HTTP = httpx.Client(timeout=10)
 
 
 @contextmanager
@@ -44,7 +47,4 @@ def api(
         all_headers["content-encoding"] = "gzip"
     all_headers.update(headers or {})
     url = f"{cdf.base_url}/api/v1/projects/{cdf.project}{path}"
-    return _CLIENT.request(method, url, content=content, headers=all_headers, params=params)
-
-
-_CLIENT = httpx.Client(timeout=30)  # one client: building a new one per call costs ~50 ms (TLS context)
+    return HTTP.request(method, url, content=content, headers=all_headers, params=params, timeout=30)
