@@ -145,3 +145,11 @@ def test_503_keeps_retry_after() -> None:
     result = classify(_status_error(503, {"Retry-After": "2"}))
     assert result.category is ErrorCategory.RETRYABLE
     assert result.retry_after == 2.0
+
+
+def test_cognite_project_access_error_is_a_fatal_401() -> None:
+    from cognite.client.exceptions import CogniteProjectAccessError
+
+    result = classify(CogniteProjectAccessError(project="p", x_request_id=None, maybe_projects=None))
+    assert result.category is ErrorCategory.FATAL
+    assert result.status == 401

@@ -274,6 +274,9 @@ def classify(exc: BaseException) -> Classification:
             return _classify_httpx_response(exc.response)
         case httpx.TimeoutException() | httpx.NetworkError() | httpx.RemoteProtocolError():
             return Classification(ErrorCategory.RETRYABLE)
+        case cex.CogniteProjectAccessError():
+            # The SDK's form of a 401 on a project URL; it carries no status code of its own.
+            return Classification(ErrorCategory.FATAL, None, 401)
         case cex.CogniteAPIError():
             return Classification(_status_category(exc.code, exc.message), None, exc.code)
         case cex.CogniteHTTPStatusError():

@@ -199,3 +199,16 @@ def test_get_resolver_lives_as_long_as_its_client(fake_cdf: FakeCDF) -> None:
     del aclient
     gc.collect()
     assert ref() is None
+
+
+async def test_hierarchy_helpers_read_parents_even_for_ids_primed_without_them(
+    fake_cdf: FakeCDF, client: CogniteClient, aclient: AsyncCogniteClient
+) -> None:
+    root = client.assets.create(AssetWrite(external_id="root", name="r"))
+    mid = client.assets.create(AssetWrite(external_id="mid", name="m", parent_external_id="root"))
+    leaf = client.assets.create(AssetWrite(external_id="leaf", name="l", parent_external_id="mid"))
+    resolver = AssetIDResolver(aclient)
+    resolver.prime({"leaf": leaf.id, "mid": mid.id})  # ids only: no parentId / rootId known yet
+
+    assert await resolver.ancestors_async("leaf") == [mid.id, root.id]
+    assert await resolver.root_id_async("mid") == root.id

@@ -26,13 +26,13 @@ from plex_cognite.cdf import (
     TimeSeriesSink,
     get_resolver,
 )
-from plex_cognite.cdf._upsert import DefaultBatchRetry
 from plex_cognite.core.results import WriteResult
+from plex_cognite.errors import CogniteWriteError
 from plex_cognite.resilience import RetryPolicy
 from plex_cognite.testing._faults import Fault
 from plex_cognite.testing.fake_cdf import FakeCDF, ResourceKind
 
-FAST_RETRY = DefaultBatchRetry(max_attempts=5, initial_wait_s=0.01, max_wait_s=0.05)
+FAST_RETRY = RetryPolicy(max_attempts=5, initial_wait_s=0.01, min_wait_s=0.01, max_wait_s=0.05, name="cdf-test")
 
 
 def hierarchy(n_mid: int = 49, n_leaf: int = 4_950) -> list[AssetItem]:
@@ -298,3 +298,59 @@ async def test_a_sync_client_works_and_metrics_hear_every_write(fake_cdf: FakeCD
     fake_cdf.reset_request_log()
     assert get_resolver(client).resolve(["root"]) == {"root": stored(fake_cdf, "assets", "root")["id"]}
     assert fake_cdf.request_counts(method="POST", path="/assets/byids") == 0
+
+
+async def test_reparenting_to_a_missing_parent_fails_only_that_asset(
+    fake_cdf: FakeCDF, aclient: AsyncCogniteClient
+) -> None:
+    sink = AssetSink(aclient, retry=FAST_RETRY)
+    await sink.write(hierarchy(2, 4))
+
+    result = await sink.write(
+        [AssetItem("leaf0", "leaf 0", parent_external_id="nowhere"), AssetItem("leaf1", "renamed", "mid1")]
+    )
+
+    assert result.updated == ["leaf1"]
+    assert [(f.key, "nowhere" in f.reason) for f in result.failed] == [("leaf0", True)]
+    assert parents_in_cdf(fake_cdf)["leaf0"] == "mid0"
+    assert stored(fake_cdf, "assets", "leaf1")["name"] == "renamed"
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_refused_credentials_raise_instead_of_failing_every_item(
+    fake_cdf: FakeCDF, aclient: AsyncCogniteClient, status: int
+) -> None:
+    fake_cdf.inject(Fault("status", status=status, method="POST", path=r"^/events$"))
+    with pytest.raises(CogniteWriteError, match="check credentials") as info:
+        await EventSink(aclient, retry=FAST_RETRY).write(events(3, ()))
+    assert info.value.status == status
+    assert fake_cdf.events == []
+
+
+async def test_a_chunk_that_keeps_failing_fails_its_items_and_the_rest_is_written(
+    fake_cdf: FakeCDF, aclient: AsyncCogniteClient
+) -> None:
+    fake_cdf.inject(Fault("status", status=500, method="POST", path=r"^/events$", times=1))
+    sink = EventSink(aclient, retry=RetryPolicy(max_attempts=1), concurrency=1, chunk_size=2)
+
+    result = await sink.write(events(4, ()))
+
+    assert sorted(f.key for f in result.failed) == ["ev0", "ev1"]
+    assert "500" in result.failed[0].reason
+    assert sorted(result.created) == ["ev2", "ev3"]
+
+
+async def test_a_500_on_a_datapoints_insert_is_retried_by_the_batch_policy(
+    fake_cdf: FakeCDF, aclient: AsyncCogniteClient
+) -> None:
+    # The cognite-sdk retries 429/502/503/504 and dropped connections on this idempotent endpoint, not a 500.
+    await TimeSeriesSink(aclient, retry=FAST_RETRY).write([TimeSeriesItem("a", "a")])
+    fault = Fault("status", status=500, method="POST", path=r"^/timeseries/data$", times=1)
+    fake_cdf.inject(fault)
+
+    result = await DatapointsSink(aclient, retry=FAST_RETRY).write([DatapointsItem("a", [(1, 1.0), (2, 2.0)])])
+
+    assert fault.hits == 1
+    assert result.ok
+    assert result.created == ["a"]
+    assert fake_cdf.datapoints("a") == [(1, 1.0), (2, 2.0)]

@@ -13,6 +13,7 @@ from plex_cognite.errors import PlexAPIError
 from plex_cognite.plex import DataSourceClient, DataSourceResult
 from plex_cognite.plex.datasource import ROW_LIMIT_FLAGS, parse_result
 from plex_cognite.resilience import RetryPolicy
+from plex_cognite.testing import Fault
 from plex_cognite.testing.fake_plex import FakePlex
 from plex_cognite.testing.plant import SimulatedPlant, dead_letter_reason
 from tests.plex.conftest import ClientFactory, SleepRecorder
@@ -133,3 +134,13 @@ def test_outputs_only_result() -> None:
     assert result.outputs == {"Name": "Hex Bolt"}
     assert result.rows == []
     assert not result.row_limit_exceeded
+
+
+async def test_a_transient_503_is_retried_and_then_answers(fake: FakePlex, sleeps: SleepRecorder) -> None:
+    fault = Fault("status", status=503, method="POST", path=r"^/api/datasources/1791/execute$", times=2)
+    fake.inject(fault)
+    async with _client(fake, sleeps) as ds:
+        result = await ds.execute(1791, {"Part_No": "does-not-exist"})
+    assert result.rows == []
+    assert fault.hits == 2
+    assert len(sleeps.waits) == 2

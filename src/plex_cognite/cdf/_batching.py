@@ -5,12 +5,13 @@ tick later the set is cut into chunks (1000 keys for `byids`) and fetched with b
 flight is never asked for again: later callers await the same future. So N tasks asking for overlapping keys cost
 one request per `chunk_size` distinct keys.
 
-A batcher belongs to one event loop (its futures do); the resolver keeps one per loop.
+A batcher belongs to one event loop (its futures do); `PerLoop` keeps one such object per running loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator, Sequence
 from typing import Generic, TypeVar
 
@@ -18,7 +19,7 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 T = TypeVar("T")
 
-__all__ = ["MicroBatcher", "chunked"]
+__all__ = ["MicroBatcher", "PerLoop", "chunked"]
 
 
 def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -27,6 +28,26 @@ def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         raise ValueError(f"chunk size must be >= 1, got {size}")
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+class PerLoop(Generic[T]):
+    """One `T` per running event loop, made on first use (asyncio primitives belong to the loop that made them).
+
+    Args:
+        factory: Makes the object for a loop.
+    """
+
+    def __init__(self, factory: Callable[[], T]) -> None:
+        self._factory = factory
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T] = weakref.WeakKeyDictionary()
+
+    def get(self) -> T:
+        """The running loop's object."""
+        loop = asyncio.get_running_loop()
+        value = self._by_loop.get(loop)
+        if value is None:
+            value = self._by_loop[loop] = self._factory()
+        return value
 
 
 class MicroBatcher(Generic[K, V]):

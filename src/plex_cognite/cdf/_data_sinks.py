@@ -6,7 +6,6 @@ import asyncio
 import functools
 import time
 from collections.abc import Sequence
-from typing import Any
 from urllib.parse import quote
 
 from cognite.client import AsyncCogniteClient, CogniteClient
@@ -14,7 +13,7 @@ from cognite.client.exceptions import CogniteNotFoundError
 
 from plex_cognite.cdf._batching import chunked
 from plex_cognite.cdf._datapoints import prepare_datapoints
-from plex_cognite.cdf._sink_base import SinkBase
+from plex_cognite.cdf._sink_base import SinkBase, merged
 from plex_cognite.cdf._upsert import BatchRetry
 from plex_cognite.cdf.items import DatapointsItem, RawRowItem
 from plex_cognite.core.results import ItemFailure, WriteResult
@@ -118,13 +117,9 @@ class DatapointsSink(SinkBase):
                     for xid, points in pending
                 ]
             }
-
-            async def send(body: dict[str, Any] = body) -> None:
-                await self.api.post_no_answer("/timeseries/data", body)
-
             try:
                 result.requests += 1
-                await self.retry.acall(send)
+                await self.retry.acall(functools.partial(self.api.post_no_answer, "/timeseries/data", body))
             except CogniteNotFoundError as exc:
                 missing = {m.get("externalId") for m in exc.missing or [] if isinstance(m, dict)}
                 if not missing.intersection(x for x, _ in pending):
@@ -183,17 +178,10 @@ class RawSink(SinkBase):
                 for chunk in chunked(rows, MAX_RAW_ROWS_PER_REQUEST)
             )
         )
-        total = WriteResult()
-        for result in results:
-            total.merge(result)
-        return self._report(total, started)
+        return self._report(merged(results), started)
 
     async def _insert(self, rows: Sequence[RawRowItem]) -> WriteResult:
         body = {"items": [{"key": r.key, "columns": dict(r.columns)} for r in rows]}
         params = {"ensureParent": "true" if self.ensure_parent else "false"}
-
-        async def send() -> None:
-            await self.api.post_no_answer(self._path, body, params)
-
-        await self.retry.acall(send)
+        await self.retry.acall(functools.partial(self.api.post_no_answer, self._path, body, params))
         return WriteResult(created=[r.key for r in rows], requests=1)

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-import weakref
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Protocol
 
 from cognite.client import AsyncCogniteClient, CogniteClient
 
+from plex_cognite.cdf._batching import PerLoop
 from plex_cognite.cdf._upsert import BatchRetry, CdfApi
+from plex_cognite.cdf.client import async_client_of
 from plex_cognite.core.results import ItemFailure, WriteResult
 from plex_cognite.errors import CogniteWriteError, classify
 from plex_cognite.resilience import RetryPolicy
 
-__all__ = ["SinkBase", "SinkMetrics"]
-
-_T = TypeVar("_T")
+__all__ = ["SinkBase", "SinkMetrics", "merged"]
 
 # Errors that no item-level handling can fix: surface them instead of failing every item quietly.
 _RAISE_STATUSES = frozenset({401, 403})
@@ -29,6 +28,20 @@ class SinkMetrics(Protocol):
     def record_sink_write(self, resource: str, result: WriteResult, seconds: float) -> None:
         """Called once per `write` with its result and duration."""
         ...
+
+
+def _refusal_status(exc: Exception) -> int | None:
+    """401 or 403 when CDF refused the credentials or the access, else None."""
+    status = classify(exc).status
+    return status if status in _RAISE_STATUSES else None
+
+
+def merged(results: Iterable[WriteResult]) -> WriteResult:
+    """One result adding up `results`, in order."""
+    total = WriteResult()
+    for result in results:
+        total.merge(result)
+    return total
 
 
 def default_retry() -> BatchRetry:
@@ -59,34 +72,26 @@ class SinkBase:
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
-        self.client = client.get_async_client() if isinstance(client, CogniteClient) else client
+        self.client = async_client_of(client)
         self.api = CdfApi(self.client)
         self.concurrency = concurrency
         self.retry: BatchRetry = retry if retry is not None else default_retry()
         self.metrics = metrics
-        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    def _semaphore(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        semaphore = self._semaphores.get(loop)
-        if semaphore is None:
-            semaphore = self._semaphores[loop] = asyncio.Semaphore(self.concurrency)
-        return semaphore
+        # Shared by concurrent `write` calls, so the limit holds per sink, not per call.
+        self._slots = PerLoop(lambda: asyncio.Semaphore(concurrency))
 
     async def _guarded(self, keys: Sequence[str], run: Callable[[], Awaitable[WriteResult]]) -> WriteResult:
         """Run one chunk under the concurrency limit; a chunk that still fails after retries fails its items."""
-        async with self._semaphore():
+        async with self._slots.get():
             try:
                 return await run()
             except Exception as exc:
-                verdict = classify(exc)
-                if verdict.status in _RAISE_STATUSES:
+                status = _refusal_status(exc)
+                if status is not None:
                     raise CogniteWriteError(
-                        f"CDF refused the {self.resource} write ({verdict.status}): check credentials and access",
+                        f"CDF refused the {self.resource} write ({status}): check credentials and access",
                         resource=self.resource,
-                        status=verdict.status,
+                        status=status,
                         external_ids=list(keys),
                     ) from exc
                 reason = f"{type(exc).__name__}: {exc}"[:500]

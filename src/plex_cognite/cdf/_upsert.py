@@ -11,14 +11,13 @@ One chunk (at most 1000 items) is written as:
 
 The whole chunk runs inside the batch retry policy. That is safe because it is an upsert: a create that was applied
 but answered 503 ("commit then fail") comes back as 409 on the retry and ends as unchanged (reported as created,
-since we made it). The cognite-sdk's own retries (429 on creates; 429/5xx on byids/update) stay the only retry
-below this one; nothing else retries around an SDK call.
+since we made it). The cognite-sdk's own retries (429 on creates; 429/502/503/504 and connection errors on
+byids/update) stay the only retry below this one. The datapoints and RAW sinks wrap each insert the same way,
+because the SDK does not retry a 500 there either.
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar, cast
@@ -27,9 +26,8 @@ from cognite.client import AsyncCogniteClient
 from cognite.client.exceptions import CogniteAPIError, CogniteDuplicatedError, CogniteNotFoundError
 
 from plex_cognite.core.results import ItemFailure, WriteResult
-from plex_cognite.errors import classify
 
-__all__ = ["BatchRetry", "CdfApi", "DefaultBatchRetry", "ResourceSpec", "UpsertOutcome", "diff_update", "upsert_chunk"]
+__all__ = ["BatchRetry", "CdfApi", "ResourceSpec", "UpsertOutcome", "diff_update", "upsert_chunk"]
 
 _T = TypeVar("_T")
 
@@ -58,36 +56,6 @@ class BatchRetry(Protocol):
     async def acall(self, fn: Callable[[], Awaitable[_T]], /) -> _T:
         """Call `fn` until it succeeds or the policy gives up (then re-raise the last error)."""
         ...
-
-
-class DefaultBatchRetry:
-    """A small classify-based retry with full-jitter exponential backoff (used when no policy is given).
-
-    Args:
-        max_attempts: Attempts in total.
-        initial_wait_s: First backoff ceiling.
-        max_wait_s: Largest wait.
-    """
-
-    def __init__(self, max_attempts: int = 6, initial_wait_s: float = 0.5, max_wait_s: float = 30.0) -> None:
-        self.max_attempts = max_attempts
-        self.initial_wait_s = initial_wait_s
-        self.max_wait_s = max_wait_s
-
-    async def acall(self, fn: Callable[[], Awaitable[_T]], /) -> _T:
-        """Call `fn`, retrying errors that `classify` calls retryable or rate-limited."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await fn()
-            except Exception as exc:
-                verdict = classify(exc)
-                if not verdict.retryable or attempt >= self.max_attempts:
-                    raise
-                ceiling = min(self.max_wait_s, self.initial_wait_s * 2 ** (attempt - 1))
-                wait = max(verdict.retry_after or 0.0, random.uniform(0.0, ceiling))
-                await asyncio.sleep(min(wait, self.max_wait_s))
 
 
 class CdfApi:
@@ -153,37 +121,12 @@ class UpsertOutcome:
     objects: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass(slots=True)
-class _ChunkState:
-    """Carried across retry attempts of one chunk."""
-
-    requests: int = 0
-    maybe_created: set[str] = field(default_factory=set)
-    """Sent in a create whose answer was lost or an error: if they exist now, we made them."""
-    maybe_updated: set[str] = field(default_factory=set)
-    """Sent in an update whose answer was lost or an error."""
-    failed: dict[str, ItemFailure] = field(default_factory=dict)
-
-
 def _missing_external_ids(exc: CogniteAPIError) -> set[str]:
     return {m["externalId"] for m in (exc.missing or []) if isinstance(m, dict) and "externalId" in m}
 
 
-def _drop_orphans(writes: dict[str, dict[str, Any]], missing: set[str], state: _ChunkState, reason: str) -> bool:
-    """Fail items whose parent is missing (and their in-chunk descendants). Returns whether any item was dropped."""
-    gone = set(missing)
-    dropped = False
-    changed = True
-    while changed:
-        changed = False
-        for xid, body in list(writes.items()):
-            parent = body.get("parentExternalId")
-            if parent in gone:
-                del writes[xid]
-                gone.add(xid)
-                state.failed[xid] = ItemFailure(xid, reason.format(parent=parent))
-                dropped = changed = True
-    return dropped
+def _missing_parent(parent: object) -> str:
+    return f"parent asset {parent!r} does not exist in CDF"
 
 
 async def upsert_chunk(
@@ -200,119 +143,133 @@ async def upsert_chunk(
         Created / updated / unchanged / failed external ids, requests sent, and (with `collect_objects`) every
         object CDF returned for them.
     """
-    state = _ChunkState()
-
-    async def attempt() -> UpsertOutcome:
-        outcome = UpsertOutcome()
-        await _attempt(api, spec, writes, state, outcome, collect_objects)
-        return outcome
-
-    outcome = await retry.acall(attempt)
-    outcome.result.requests = state.requests
-    outcome.result.failed.extend(state.failed.values())
+    chunk = _ChunkUpsert(api, spec, writes, collect_objects)
+    outcome = await retry.acall(chunk.attempt)
+    outcome.result.requests = chunk.requests
+    outcome.result.failed.extend(chunk.failed.values())
     return outcome
 
 
-async def _attempt(
-    api: CdfApi,
-    spec: ResourceSpec,
-    writes: Sequence[dict[str, Any]],
-    state: _ChunkState,
-    outcome: UpsertOutcome,
-    collect_objects: bool,
-) -> None:
-    pending = {w["externalId"]: w for w in writes if w["externalId"] not in state.failed}
-    result = outcome.result
-    while pending:
-        try:
-            state.requests += 1
-            body = {"items": list(pending.values())}
-            if collect_objects:
-                answer = await api.post(f"/{spec.name}", body)
-                outcome.objects.extend(answer.get("items", []))
+@dataclass(slots=True)
+class _ChunkUpsert:
+    """One chunk's upsert; what it learns is carried across the retry policy's attempts."""
+
+    api: CdfApi
+    spec: ResourceSpec
+    writes: Sequence[dict[str, Any]]
+    collect_objects: bool
+    requests: int = 0
+    maybe_created: set[str] = field(default_factory=set)
+    """Sent in a create whose answer was lost or an error: if they exist now, we made them."""
+    maybe_updated: set[str] = field(default_factory=set)
+    """Sent in an update whose answer was lost or an error."""
+    failed: dict[str, ItemFailure] = field(default_factory=dict)
+
+    async def _post(self, path: str, body: dict[str, Any]) -> Any:
+        self.requests += 1
+        if self.collect_objects:
+            return await self.api.post(f"/{self.spec.name}{path}", body)
+        await self.api.post_no_answer(f"/{self.spec.name}{path}", body)
+        return {}
+
+    async def attempt(self) -> UpsertOutcome:
+        """Create what is not failed yet; on 409 update the duplicated ids and create the rest again."""
+        outcome = UpsertOutcome()
+        pending = {w["externalId"]: w for w in self.writes if w["externalId"] not in self.failed}
+        while pending:
+            try:
+                answer = await self._post("", {"items": list(pending.values())})
+            except CogniteDuplicatedError as exc:
+                duplicated = [d["externalId"] for d in exc.duplicated if isinstance(d, dict) and "externalId" in d]
+                duplicated = [x for x in duplicated if x in pending]
+                if not duplicated:
+                    raise
+                await self._update_existing({x: pending.pop(x) for x in duplicated}, outcome)
+            except CogniteNotFoundError as exc:
+                if not self._drop_orphans(pending, _missing_external_ids(exc)):
+                    raise
+            except Exception:
+                # A 5xx, a timeout or a lost answer: the create may have been applied.
+                self.maybe_created.update(pending)
+                raise
             else:
-                await api.post_no_answer(f"/{spec.name}", body)
-            result.created.extend(pending)
-            state.maybe_created.update(pending)
-            return
-        except CogniteDuplicatedError as exc:
-            duplicated = [d["externalId"] for d in exc.duplicated if isinstance(d, dict) and "externalId" in d]
-            duplicated = [x for x in duplicated if x in pending]
-            if not duplicated:
-                raise
-            await _update_existing(api, spec, {x: pending.pop(x) for x in duplicated}, state, outcome, collect_objects)
-        except CogniteNotFoundError as exc:
-            missing = _missing_external_ids(exc)
-            if not _drop_orphans(pending, missing, state, "parent asset {parent!r} does not exist in CDF"):
-                raise
-        except Exception:
-            # A 5xx, a timeout or a lost answer: the create may have been applied.
-            state.maybe_created.update(pending)
-            raise
+                outcome.objects.extend(answer.get("items", []))
+                outcome.result.created.extend(pending)
+                self.maybe_created.update(pending)
+                return outcome
+        return outcome
 
+    def _drop_orphans(self, writes: dict[str, dict[str, Any]], missing: set[str]) -> bool:
+        """Fail items whose parent is missing (and their in-chunk descendants). Returns whether any was dropped."""
+        gone = set(missing)
+        dropped = False
+        changed = True
+        while changed:
+            changed = False
+            for xid, body in list(writes.items()):
+                parent = body.get("parentExternalId")
+                if parent in gone:
+                    del writes[xid]
+                    gone.add(xid)
+                    self.failed[xid] = ItemFailure(xid, _missing_parent(parent))
+                    dropped = changed = True
+        return dropped
 
-async def _update_existing(
-    api: CdfApi,
-    spec: ResourceSpec,
-    wanted: dict[str, dict[str, Any]],
-    state: _ChunkState,
-    outcome: UpsertOutcome,
-    collect_objects: bool,
-) -> None:
-    result = outcome.result
-    state.requests += 1
-    answer = await api.post(
-        f"/{spec.name}/byids", {"items": [{"externalId": x} for x in wanted], "ignoreUnknownIds": True}
-    )
-    current = {o["externalId"]: o for o in answer.get("items", []) if "externalId" in o}
-    updates: list[dict[str, Any]] = []
-    for xid, body in wanted.items():
-        existing = current.get(xid)
-        if existing is None:
-            # Deleted between the 409 and our read: rare; let the retry create it.
-            raise CogniteAPIError(f"{spec.name} {xid!r} vanished during upsert", code=503)
-        change = diff_update(spec, body, existing)
-        if change:
-            updates.append({"externalId": xid, "update": change})
-        else:
-            _classify_unchanged(result, state, xid)
-            if collect_objects:
-                outcome.objects.append(existing)
-    while updates:
-        try:
-            state.requests += 1
-            answer = await api.post(f"/{spec.name}/update", {"items": updates})
-        except CogniteNotFoundError as exc:
-            missing = _missing_external_ids(exc)
-            keep = []
+    async def _update_existing(self, wanted: dict[str, dict[str, Any]], outcome: UpsertOutcome) -> None:
+        """Read the duplicated ids back, diff, and update only the items that really changed."""
+        self.requests += 1
+        answer = await self.api.post(
+            f"/{self.spec.name}/byids", {"items": [{"externalId": x} for x in wanted], "ignoreUnknownIds": True}
+        )
+        current = {o["externalId"]: o for o in answer.get("items", []) if "externalId" in o}
+        updates: list[dict[str, Any]] = []
+        for xid, body in wanted.items():
+            existing = current.get(xid)
+            if existing is None:
+                # Deleted between the 409 and our read: rare; let the retry create it.
+                raise CogniteAPIError(f"{self.spec.name} {xid!r} vanished during upsert", code=503)
+            change = diff_update(self.spec, body, existing)
+            if change:
+                updates.append({"externalId": xid, "update": change})
+            else:
+                self._record_unchanged(outcome.result, xid)
+                if self.collect_objects:
+                    outcome.objects.append(existing)
+        if updates:
+            await self._send_updates(updates, outcome)
+
+    async def _send_updates(self, updates: list[dict[str, Any]], outcome: UpsertOutcome) -> None:
+        while updates:
+            try:
+                answer = await self._post("/update", {"items": updates})
+            except CogniteNotFoundError as exc:
+                # A re-parent to a parent that does not exist: fail those items, update the rest.
+                missing = _missing_external_ids(exc)
+                keep = []
+                for item in updates:
+                    parent = item["update"].get("parentExternalId", {}).get("set")
+                    if parent in missing:
+                        self.failed[item["externalId"]] = ItemFailure(item["externalId"], _missing_parent(parent))
+                    else:
+                        keep.append(item)
+                if len(keep) == len(updates):
+                    raise
+                updates = keep
+                continue
+            except Exception:
+                self.maybe_updated.update(item["externalId"] for item in updates)
+                raise
             for item in updates:
-                parent = item["update"].get("parentExternalId", {}).get("set")
-                if parent in missing:
-                    state.failed[item["externalId"]] = ItemFailure(
-                        item["externalId"], f"parent asset {parent!r} does not exist in CDF"
-                    )
-                else:
-                    keep.append(item)
-            if len(keep) == len(updates):
-                raise
-            updates = keep
-            continue
-        except Exception:
-            state.maybe_updated.update(item["externalId"] for item in updates)
-            raise
-        for item in updates:
-            xid = item["externalId"]
-            (result.created if xid in state.maybe_created else result.updated).append(xid)
-        if collect_objects:
+                xid = item["externalId"]
+                (outcome.result.created if xid in self.maybe_created else outcome.result.updated).append(xid)
             outcome.objects.extend(cast("list[dict[str, Any]]", answer.get("items", [])))
-        return
+            return
 
-
-def _classify_unchanged(result: WriteResult, state: _ChunkState, xid: str) -> None:
-    """An existing object already equal to the item: ours from an earlier ambiguous attempt, or truly unchanged."""
-    if xid in state.maybe_created:
-        result.created.append(xid)
-    elif xid in state.maybe_updated:
-        result.updated.append(xid)
-    else:
-        result.unchanged.append(xid)
+    def _record_unchanged(self, result: WriteResult, xid: str) -> None:
+        """An existing object already equal to the item: ours from an earlier ambiguous attempt, or truly unchanged."""
+        if xid in self.maybe_created:
+            result.created.append(xid)
+        elif xid in self.maybe_updated:
+            result.updated.append(xid)
+        else:
+            result.unchanged.append(xid)

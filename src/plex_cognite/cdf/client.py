@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from cognite.client import AsyncCogniteClient, ClientConfig, CogniteClient
 from cognite.client.credentials import CredentialProvider, OAuthClientCredentials, Token
@@ -63,6 +63,16 @@ def build_cognite_client(settings: CogniteSettings) -> CogniteClient:
         ConfigurationError: When neither a token nor complete client credentials are configured.
     """
     return CogniteClient(build_client_config(settings))
+
+
+def async_client_of(client: CogniteClient | AsyncCogniteClient) -> AsyncCogniteClient:
+    """The `AsyncCogniteClient` behind a client: itself, or the one a sync `CogniteClient` wraps."""
+    if isinstance(client, AsyncCogniteClient):
+        return client
+    getter = getattr(client, "get_async_client", None)
+    if callable(getter):  # cognite-sdk >= 8.x exposes the wrapped client
+        return cast("AsyncCogniteClient", getter())
+    return AsyncCogniteClient(client.config)
 
 
 def build_async_cognite_client(settings: CogniteSettings) -> AsyncCogniteClient:

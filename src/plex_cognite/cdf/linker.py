@@ -19,10 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeAlias, overload
+from typing import Any, Generic, Literal, TypeAlias, cast, overload
 
-from plex_cognite.cdf.resolver import AssetIDResolver, AsyncMode, ModeT, SyncMode
-from plex_cognite.core.sync import run_on_bridge
+from plex_cognite.cdf.resolver import AssetIDResolver, AsyncMode, ModeT, SyncMode, run_facade
 from plex_cognite.errors import SinkError
 from plex_cognite.typing import AssetId, ExternalId
 
@@ -31,6 +30,17 @@ __all__ = ["AssetsNotFoundError", "EventAssetLinker", "LinkResult", "OnMissingAs
 #: What to do with a reference to an asset that does not exist (yet).
 OnMissingAsset: TypeAlias = Literal["defer", "skip_link", "fail"]
 _POLICIES: frozenset[str] = frozenset({"defer", "skip_link", "fail"})
+
+
+def checked_policy(on_missing_asset: str) -> OnMissingAsset:
+    """`on_missing_asset` itself when it names a policy.
+
+    Raises:
+        ValueError: It is not one of `defer`, `skip_link`, `fail`.
+    """
+    if on_missing_asset not in _POLICIES:
+        raise ValueError(f"on_missing_asset must be one of defer, skip_link, fail; got {on_missing_asset!r}")
+    return cast("OnMissingAsset", on_missing_asset)
 
 
 class AssetsNotFoundError(SinkError):
@@ -74,10 +84,8 @@ class EventAssetLinker(Generic[ModeT]):
     """
 
     def __init__(self, resolver: AssetIDResolver[ModeT], on_missing_asset: OnMissingAsset = "defer") -> None:
-        if on_missing_asset not in _POLICIES:
-            raise ValueError(f"on_missing_asset must be one of defer, skip_link, fail; got {on_missing_asset!r}")
+        self.on_missing_asset = checked_policy(on_missing_asset)
         self.resolver: AssetIDResolver[ModeT] = resolver
-        self.on_missing_asset: OnMissingAsset = on_missing_asset
         self.skipped_links = 0
 
     async def link_async(self, external_ids: Iterable[ExternalId]) -> LinkResult:
@@ -118,8 +126,7 @@ class EventAssetLinker(Generic[ModeT]):
 
         Synchronous when the resolver was built on a `CogniteClient`, awaitable on an `AsyncCogniteClient`.
         """
-        coro = self.prepare_event_asset_ids_async(list(external_ids))
-        return run_on_bridge(coro) if self.resolver.is_sync else coro
+        return run_facade(self.resolver, self.prepare_event_asset_ids_async(list(external_ids)))
 
     @overload
     def link(self: EventAssetLinker[SyncMode], external_ids: Iterable[ExternalId]) -> LinkResult: ...
@@ -129,5 +136,4 @@ class EventAssetLinker(Generic[ModeT]):
     ) -> Coroutine[Any, Any, LinkResult]: ...
     def link(self, external_ids: Iterable[ExternalId]) -> LinkResult | Coroutine[Any, Any, LinkResult]:
         """`link_async`, synchronous for a `CogniteClient` resolver and awaitable otherwise."""
-        coro = self.link_async(list(external_ids))
-        return run_on_bridge(coro) if self.resolver.is_sync else coro
+        return run_facade(self.resolver, self.link_async(list(external_ids)))

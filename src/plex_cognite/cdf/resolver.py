@@ -24,14 +24,14 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-import weakref
 from collections.abc import Coroutine, Iterable, Mapping
 from typing import Any, Generic, TypeVar, cast, overload
 
 from cognite.client import AsyncCogniteClient, CogniteClient
 from cognite.client.data_classes import Asset
 
-from plex_cognite.cdf._batching import MicroBatcher, chunked
+from plex_cognite.cdf._batching import MicroBatcher, PerLoop
+from plex_cognite.cdf.client import async_client_of
 from plex_cognite.core.sync import run_on_bridge
 from plex_cognite.typing import AssetId, CacheBackend, ExternalId
 
@@ -47,6 +47,8 @@ class AsyncMode:
 
 
 ModeT = TypeVar("ModeT", SyncMode, AsyncMode)
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 _T = TypeVar("_T")
 
 _MISSING = object()
@@ -113,12 +115,10 @@ class AssetIDResolver(Generic[ModeT]):
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
         self._is_sync = isinstance(client, CogniteClient)
-        self._async_client = _async_client_of(client)
+        self._async_client = async_client_of(client)
         self._project = self._async_client.config.project
         self._byids_url = f"/api/v1/projects/{self._project}/assets/byids"
         self._cache = cache
-        self._chunk_size = chunk_size
-        self._max_concurrency = max_concurrency
         self._negative_ttl_s = negative_ttl_s
         self._cache_ttl_s = cache_ttl_s
         self._key_prefix = f"{key_prefix}:{self._project}:"
@@ -127,11 +127,12 @@ class AssetIDResolver(Generic[ModeT]):
         self._parent: dict[AssetId, AssetId | None] = {}
         self._root: dict[AssetId, AssetId] = {}
         self._unknown_until: dict[ExternalId, float] = {}
-        self._by_xid: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MicroBatcher[str, int]] = (
-            weakref.WeakKeyDictionary()
+        # Lookups by external id and by id, coalesced per event loop (futures belong to one loop).
+        self._by_xid: PerLoop[MicroBatcher[ExternalId, AssetId]] = PerLoop(
+            lambda: MicroBatcher(self._fetch_xids, chunk_size=chunk_size, max_concurrency=max_concurrency)
         )
-        self._by_id: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MicroBatcher[int, str | None]] = (
-            weakref.WeakKeyDictionary()
+        self._by_id: PerLoop[MicroBatcher[AssetId, ExternalId | None]] = PerLoop(
+            lambda: MicroBatcher(self._fetch_ids, chunk_size=chunk_size, max_concurrency=max_concurrency)
         )
         self.requests = 0
         """`byids` requests this resolver sent (for metrics and tests)."""
@@ -175,13 +176,8 @@ class AssetIDResolver(Generic[ModeT]):
                 result[xid] = known
             elif self._unknown_until.get(xid, 0.0) <= now:
                 cold.append(xid)
-        if not cold:
-            return result
-        futures = self._batcher_by_xid().submit(cold)
-        for xid, future in futures.items():
-            value = await future
-            if value is not None:
-                result[xid] = value
+        if cold:
+            await _collect(self._by_xid.get().submit(cold), result)
         return result
 
     async def resolve_one_async(self, external_id: ExternalId) -> AssetId | None:
@@ -199,11 +195,7 @@ class AssetIDResolver(Generic[ModeT]):
             elif asset_id not in result:
                 cold.append(asset_id)
         if cold:
-            futures = self._batcher_by_id().submit(cold)
-            for asset_id, future in futures.items():
-                value = await future
-                if value is not None:
-                    result[asset_id] = value
+            await _collect(self._by_id.get().submit(cold), result)
         return result
 
     async def ancestors_async(self, external_id: ExternalId) -> list[AssetId]:
@@ -217,7 +209,7 @@ class AssetIDResolver(Generic[ModeT]):
         current: AssetId | None = asset_id
         while current is not None:
             if current not in self._parent:
-                await self.external_ids_async([current])  # loads parent and root as a side effect
+                await self._load_objects([current])
                 if current not in self._parent:
                     break
             current = self._parent[current]
@@ -235,7 +227,7 @@ class AssetIDResolver(Generic[ModeT]):
         """
         asset_id = await self._require(external_id)
         if asset_id not in self._root:
-            await self._refresh_ids([asset_id])
+            await self._load_objects([asset_id])
         return self._root.get(asset_id, asset_id)
 
     async def invalidate_async(self, external_ids: Iterable[ExternalId] | None = None) -> None:
@@ -250,8 +242,7 @@ class AssetIDResolver(Generic[ModeT]):
     async def prime_async(self, assets: Mapping[ExternalId, AssetId] | Iterable[Asset | Mapping[str, Any]]) -> int:
         """`prime`, and also write the ids to the shared cache. Returns how many ids were primed."""
         mapping = self._prime_local(assets)
-        if self._cache is not None and mapping:
-            await self._cache.set_many({self._key_prefix + k: v for k, v in mapping.items()}, ttl=self._cache_ttl_s)
+        await self._share(mapping)
         return len(mapping)
 
     # ------------------------------------------------------------------ sync-or-async facade
@@ -266,7 +257,7 @@ class AssetIDResolver(Generic[ModeT]):
         self, external_ids: Iterable[ExternalId]
     ) -> dict[ExternalId, AssetId] | Coroutine[Any, Any, dict[ExternalId, AssetId]]:
         """Resolve external ids (see `resolve_async`); synchronous for a `CogniteClient`, awaitable otherwise."""
-        return self._run(self.resolve_async(list(external_ids)))
+        return run_facade(self, self.resolve_async(list(external_ids)))
 
     @overload
     def external_ids(self: AssetIDResolver[SyncMode], ids: Iterable[AssetId]) -> dict[AssetId, ExternalId]: ...
@@ -278,7 +269,7 @@ class AssetIDResolver(Generic[ModeT]):
         self, ids: Iterable[AssetId]
     ) -> dict[AssetId, ExternalId] | Coroutine[Any, Any, dict[AssetId, ExternalId]]:
         """Reverse lookup (see `external_ids_async`); synchronous for a `CogniteClient`, awaitable otherwise."""
-        return self._run(self.external_ids_async(list(ids)))
+        return run_facade(self, self.external_ids_async(list(ids)))
 
     @overload
     def ancestors(self: AssetIDResolver[SyncMode], external_id: ExternalId) -> list[AssetId]: ...
@@ -286,7 +277,7 @@ class AssetIDResolver(Generic[ModeT]):
     def ancestors(self: AssetIDResolver[AsyncMode], external_id: ExternalId) -> Coroutine[Any, Any, list[AssetId]]: ...
     def ancestors(self, external_id: ExternalId) -> list[AssetId] | Coroutine[Any, Any, list[AssetId]]:
         """Ancestors (see `ancestors_async`); synchronous for a `CogniteClient`, awaitable otherwise."""
-        return self._run(self.ancestors_async(external_id))
+        return run_facade(self, self.ancestors_async(external_id))
 
     @overload
     def root_id(self: AssetIDResolver[SyncMode], external_id: ExternalId) -> AssetId: ...
@@ -294,7 +285,7 @@ class AssetIDResolver(Generic[ModeT]):
     def root_id(self: AssetIDResolver[AsyncMode], external_id: ExternalId) -> Coroutine[Any, Any, AssetId]: ...
     def root_id(self, external_id: ExternalId) -> AssetId | Coroutine[Any, Any, AssetId]:
         """Root id (see `root_id_async`); synchronous for a `CogniteClient`, awaitable otherwise."""
-        return self._run(self.root_id_async(external_id))
+        return run_facade(self, self.root_id_async(external_id))
 
     def invalidate(self, external_ids: Iterable[ExternalId]) -> list[ExternalId]:
         """Forget ids in this process (positive and negative entries); the next lookup asks CDF (or the cache).
@@ -329,9 +320,6 @@ class AssetIDResolver(Generic[ModeT]):
         return self._ids.get(external_id)
 
     # ------------------------------------------------------------------ internals
-
-    def _run(self, coro: Coroutine[Any, Any, _T]) -> _T | Coroutine[Any, Any, _T]:
-        return run_on_bridge(coro) if self._is_sync else coro
 
     def _forget_all(self) -> list[ExternalId]:
         keys = list(self._ids)
@@ -380,21 +368,15 @@ class AssetIDResolver(Generic[ModeT]):
             self._parent[asset_id] = raw.get("parentId")
             self._root[asset_id] = raw["rootId"]
 
-    def _batcher_by_xid(self) -> MicroBatcher[str, int]:
-        loop = asyncio.get_running_loop()
-        batcher = self._by_xid.get(loop)
-        if batcher is None:
-            batcher = MicroBatcher(self._fetch_xids, chunk_size=self._chunk_size, max_concurrency=self._max_concurrency)
-            self._by_xid[loop] = batcher
-        return batcher
+    async def _load_objects(self, ids: list[AssetId]) -> None:
+        """Read assets by id even when their external ids are known (for `parentId`/`rootId`)."""
+        for future in self._by_id.get().submit(ids).values():
+            await future
 
-    def _batcher_by_id(self) -> MicroBatcher[int, str | None]:
-        loop = asyncio.get_running_loop()
-        batcher = self._by_id.get(loop)
-        if batcher is None:
-            batcher = MicroBatcher(self._fetch_ids, chunk_size=self._chunk_size, max_concurrency=self._max_concurrency)
-            self._by_id[loop] = batcher
-        return batcher
+    async def _share(self, mapping: Mapping[ExternalId, AssetId]) -> None:
+        """Write known ids to the shared cache, if there is one."""
+        if self._cache is not None and mapping:
+            await self._cache.set_many({self._key_prefix + k: v for k, v in mapping.items()}, ttl=self._cache_ttl_s)
 
     async def _fetch_xids(self, xids: list[ExternalId]) -> dict[ExternalId, AssetId]:
         found: dict[ExternalId, AssetId] = {}
@@ -425,11 +407,9 @@ class AssetIDResolver(Generic[ModeT]):
         until = time.monotonic() + self._negative_ttl_s
         for xid in unknown:
             self._unknown_until[xid] = until
-        if self._cache is not None:
-            if fetched:
-                await self._cache.set_many({self._key_prefix + k: v for k, v in fetched.items()}, ttl=self._cache_ttl_s)
-            if unknown and self._negative_ttl_s > 0:
-                await self._cache.set_many({self._key_prefix + k: None for k in unknown}, ttl=self._negative_ttl_s)
+        await self._share(fetched)
+        if self._cache is not None and unknown and self._negative_ttl_s > 0:
+            await self._cache.set_many({self._key_prefix + k: None for k in unknown}, ttl=self._negative_ttl_s)
         found.update(fetched)
         return found
 
@@ -442,11 +422,6 @@ class AssetIDResolver(Generic[ModeT]):
             found[raw["id"]] = xid if isinstance(xid, str) else None
         return found
 
-    async def _refresh_ids(self, ids: list[AssetId]) -> None:
-        for chunk in chunked(ids, self._chunk_size):
-            for raw in await self._byids([{"id": asset_id} for asset_id in chunk]):
-                self._remember_object(raw)
-
     async def _byids(self, identifiers: list[dict[str, Any]]) -> list[dict[str, Any]]:
         # POST /assets/byids is retryable in the SDK (429/5xx/connection errors): no second retry layer here.
         self.requests += 1
@@ -454,14 +429,17 @@ class AssetIDResolver(Generic[ModeT]):
         return cast("list[dict[str, Any]]", response.json()["items"])
 
 
-def _async_client_of(client: CogniteClient | AsyncCogniteClient) -> AsyncCogniteClient:
-    """The `AsyncCogniteClient` behind a client: itself, or the one a sync `CogniteClient` wraps."""
-    if isinstance(client, AsyncCogniteClient):
-        return client
-    getter = getattr(client, "get_async_client", None)
-    if callable(getter):  # cognite-sdk >= 8.x exposes the wrapped client
-        return cast("AsyncCogniteClient", getter())
-    return AsyncCogniteClient(client.config)
+def run_facade(resolver: AssetIDResolver[Any], coro: Coroutine[Any, Any, _T]) -> _T | Coroutine[Any, Any, _T]:
+    """The facade rule: run `coro` to its result for a sync resolver, hand it back to be awaited otherwise."""
+    return run_on_bridge(coro) if resolver.is_sync else coro
+
+
+async def _collect(futures: Mapping[_K, asyncio.Future[_V | None]], into: dict[_K, _V]) -> None:
+    """Await lookups, adding what was found to `into` (None means not found)."""
+    for key, future in futures.items():
+        value = await future
+        if value is not None:
+            into[key] = value
 
 
 # The shared resolver hangs off the client itself, so it lives exactly as long as the client: a WeakKeyDictionary

@@ -21,16 +21,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from cognite.client import AsyncCogniteClient, CogniteClient
 
 from plex_cognite.cdf._batching import chunked
 from plex_cognite.cdf._data_sinks import DatapointsSink, RawSink
-from plex_cognite.cdf._sink_base import SinkBase, SinkMetrics
+from plex_cognite.cdf._sink_base import SinkBase, SinkMetrics, merged
 from plex_cognite.cdf._upsert import BatchRetry, ResourceSpec, upsert_chunk
 from plex_cognite.cdf.items import AssetItem, EventItem, TimeSeriesItem
-from plex_cognite.cdf.linker import AssetsNotFoundError, OnMissingAsset
+from plex_cognite.cdf.linker import AssetsNotFoundError, OnMissingAsset, checked_policy
 from plex_cognite.cdf.resolver import AssetIDResolver, get_resolver
 from plex_cognite.core.results import ItemFailure, WriteResult
 from plex_cognite.typing import AssetId, ExternalId
@@ -85,22 +85,34 @@ TIMESERIES_SPEC = ResourceSpec(
 _MAX_ITEMS = 1000
 
 
+class _Keyed(Protocol):
+    @property
+    def external_id(self) -> ExternalId: ...
+
+
+_KeyedT = TypeVar("_KeyedT", bound=_Keyed)
+_LinkedT = TypeVar("_LinkedT", EventItem, TimeSeriesItem)
+
+
 def _compact(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None and v != {}}
 
 
-def _dedupe(items: Sequence[Any]) -> list[Any]:
+def _dedupe(items: Sequence[_KeyedT]) -> list[_KeyedT]:
     """Keep the last item per external id (one create request may not name an external id twice)."""
     return list({item.external_id: item for item in items}.values())
 
 
 class _ResourceSink(SinkBase):
     spec: ResourceSpec
+    primes_resolver = False
+    """Whether CDF's answers are read back to prime the resolver (the asset sink's ids are what links need)."""
 
     def __init__(
         self,
         client: AsyncCogniteClient | CogniteClient,
         *,
+        resolver: AssetIDResolver[Any] | None = None,
         data_set_id: int | None = None,
         concurrency: int = 4,
         retry: BatchRetry | None = None,
@@ -110,28 +122,26 @@ class _ResourceSink(SinkBase):
         super().__init__(client, concurrency=concurrency, retry=retry, metrics=metrics)
         if not 1 <= chunk_size <= _MAX_ITEMS:
             raise ValueError(f"chunk_size must be within 1..{_MAX_ITEMS}, got {chunk_size}")
+        self.resolver = resolver if resolver is not None else get_resolver(client)
         self.data_set_id = data_set_id
         self.chunk_size = chunk_size
 
-    async def _upsert(self, bodies: Sequence[dict[str, Any]], *, collect_objects: bool = False) -> WriteResult:
-        results = await asyncio.gather(
-            *(self._upsert_one(list(chunk), collect_objects) for chunk in chunked(bodies, self.chunk_size))
-        )
-        total = WriteResult()
-        for result in results:
-            total.merge(result)
-        return total
+    def _data_set(self, item: AssetItem | EventItem | TimeSeriesItem) -> int | None:
+        return item.data_set_id if item.data_set_id is not None else self.data_set_id
 
-    async def _upsert_one(self, chunk: list[dict[str, Any]], collect_objects: bool) -> WriteResult:
+    async def _upsert(self, bodies: Sequence[dict[str, Any]]) -> WriteResult:
+        return merged(
+            await asyncio.gather(*(self._upsert_one(list(chunk)) for chunk in chunked(bodies, self.chunk_size)))
+        )
+
+    async def _upsert_one(self, chunk: list[dict[str, Any]]) -> WriteResult:
         async def run() -> WriteResult:
-            outcome = await upsert_chunk(self.api, self.spec, chunk, self.retry, collect_objects=collect_objects)
-            await self._after_chunk(outcome.objects)
+            outcome = await upsert_chunk(self.api, self.spec, chunk, self.retry, collect_objects=self.primes_resolver)
+            if outcome.objects:
+                await self.resolver.prime_async(outcome.objects)
             return outcome.result
 
         return await self._guarded([b["externalId"] for b in chunk], run)
-
-    async def _after_chunk(self, objects: list[dict[str, Any]]) -> None:
-        """Hook for what CDF returned (the asset sink primes the resolver)."""
 
 
 class AssetSink(_ResourceSink):
@@ -153,27 +163,7 @@ class AssetSink(_ResourceSink):
 
     resource = "assets"
     spec = ASSET_SPEC
-
-    def __init__(
-        self,
-        client: AsyncCogniteClient | CogniteClient,
-        *,
-        resolver: AssetIDResolver[Any] | None = None,
-        data_set_id: int | None = None,
-        concurrency: int = 4,
-        retry: BatchRetry | None = None,
-        metrics: object | None = None,
-        chunk_size: int = _MAX_ITEMS,
-    ) -> None:
-        super().__init__(
-            client,
-            data_set_id=data_set_id,
-            concurrency=concurrency,
-            retry=retry,
-            metrics=metrics,
-            chunk_size=chunk_size,
-        )
-        self.resolver = resolver if resolver is not None else get_resolver(client)
+    primes_resolver = True
 
     def to_body(self, item: AssetItem) -> dict[str, Any]:
         """The create body of an item (camelCase, Nones left out)."""
@@ -185,18 +175,14 @@ class AssetSink(_ResourceSink):
                 "description": item.description,
                 "metadata": dict(item.metadata),
                 "source": item.source,
-                "dataSetId": item.data_set_id if item.data_set_id is not None else self.data_set_id,
+                "dataSetId": self._data_set(item),
             }
         )
 
     async def write(self, items: Sequence[AssetItem]) -> WriteResult:
         """Upsert assets (any order, any size); returns what happened per external id."""
         started = time.perf_counter()
-        bodies = [self.to_body(item) for item in _dedupe(items)]
-        levels, cyclic = _depth_order(bodies)
-        total = WriteResult(
-            failed=[ItemFailure(x, "asset is in or under a parent cycle within the batch") for x in cyclic]
-        )
+        levels, cyclic = _depth_order([self.to_body(item) for item in _dedupe(items)])
         ordered = [body for level in levels for body in level]
         chunks = [list(c) for c in chunked(ordered, self.chunk_size)]
         chunk_of = {body["externalId"]: i for i, chunk in enumerate(chunks) for body in chunk}
@@ -211,17 +197,15 @@ class AssetSink(_ResourceSink):
             for parent_chunk in sorted(parents):
                 await done[parent_chunk].wait()
             try:
-                return await self._upsert_one(chunks[index], collect_objects=True)
+                return await self._upsert_one(chunks[index])
             finally:
                 done[index].set()
 
-        for result in await asyncio.gather(*(run(i) for i in range(len(chunks)))):
-            total.merge(result)
-        return self._report(total, started)
-
-    async def _after_chunk(self, objects: list[dict[str, Any]]) -> None:
-        if objects:
-            await self.resolver.prime_async(objects)
+        in_cycles = WriteResult(
+            failed=[ItemFailure(x, "asset is in or under a parent cycle within the batch") for x in cyclic]
+        )
+        results = await asyncio.gather(*(run(i) for i in range(len(chunks))))
+        return self._report(merged([in_cycles, *results]), started)
 
 
 def _depth_order(bodies: list[dict[str, Any]]) -> tuple[list[list[dict[str, Any]]], list[str]]:
@@ -264,7 +248,7 @@ def _depth_order(bodies: list[dict[str, Any]]) -> tuple[list[list[dict[str, Any]
     return [levels[d] for d in sorted(levels)], sorted(bad)
 
 
-class _LinkingSink(_ResourceSink):
+class _LinkingSink(_ResourceSink, Generic[_LinkedT]):
     def __init__(
         self,
         client: AsyncCogniteClient | CogniteClient,
@@ -279,23 +263,41 @@ class _LinkingSink(_ResourceSink):
     ) -> None:
         super().__init__(
             client,
+            resolver=resolver,
             data_set_id=data_set_id,
             concurrency=concurrency,
             retry=retry,
             metrics=metrics,
             chunk_size=chunk_size,
         )
-        if on_missing_asset not in ("defer", "skip_link", "fail"):
-            raise ValueError(f"on_missing_asset must be one of defer, skip_link, fail; got {on_missing_asset!r}")
-        self.resolver = resolver if resolver is not None else get_resolver(client)
-        self.on_missing_asset: OnMissingAsset = on_missing_asset
+        self.on_missing_asset = checked_policy(on_missing_asset)
         self.skipped_links = 0
         """Unknown asset references dropped under `skip_link` so far."""
 
-    def _check_missing(self, key: str, missing: list[ExternalId], failed: list[ItemFailure]) -> bool:
+    def _asset_refs(self, item: _LinkedT) -> Sequence[ExternalId]:
+        raise NotImplementedError
+
+    def _body(self, item: _LinkedT, asset_ids: list[AssetId]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def _link_and_upsert(self, items: Sequence[_LinkedT]) -> WriteResult:
+        started = time.perf_counter()
+        unique = _dedupe(items)
+        refs = [list(dict.fromkeys(self._asset_refs(item))) for item in unique]
+        found = await self.resolver.resolve_async({x for item_refs in refs for x in item_refs})
+        failed: list[ItemFailure] = []
+        bodies: list[dict[str, Any]] = []
+        for item, item_refs in zip(unique, refs, strict=True):
+            missing = [x for x in item_refs if x not in found]
+            if missing and not self._may_write(item.external_id, missing, failed):
+                continue
+            bodies.append(self._body(item, [found[x] for x in item_refs if x in found]))
+        result = await self._upsert(bodies) if bodies else WriteResult()
+        result.failed.extend(failed)
+        return self._report(result, started)
+
+    def _may_write(self, key: str, missing: list[ExternalId], failed: list[ItemFailure]) -> bool:
         """Apply the policy to one item's unknown references; True when the item may be written."""
-        if not missing:
-            return True
         if self.on_missing_asset == "skip_link":
             self.skipped_links += len(missing)
             return True
@@ -305,7 +307,7 @@ class _LinkingSink(_ResourceSink):
         return False
 
 
-class EventSink(_LinkingSink):
+class EventSink(_LinkingSink[EventItem]):
     """Upsert events, linking `asset_external_ids` to numeric `assetIds` through the resolver.
 
     Args:
@@ -324,42 +326,29 @@ class EventSink(_LinkingSink):
 
     async def write(self, items: Sequence[EventItem]) -> WriteResult:
         """Link and upsert events; returns what happened per external id."""
-        started = time.perf_counter()
-        unique = _dedupe(items)
-        found = await self.resolver.resolve_async({x for item in unique for x in item.asset_external_ids})
-        failed: list[ItemFailure] = []
-        bodies: list[dict[str, Any]] = []
-        default_ds = self.data_set_id
-        for item in unique:
-            refs = list(dict.fromkeys(item.asset_external_ids))
-            ids: list[AssetId] = [found[x] for x in refs if x in found]
-            if len(ids) != len(refs) and not self._check_missing(
-                item.external_id, [x for x in refs if x not in found], failed
-            ):
-                continue
-            body: dict[str, Any] = {"externalId": item.external_id}
-            for key, value in (
-                ("type", item.type),
-                ("subtype", item.subtype),
-                ("startTime", item.start_time),
-                ("endTime", item.end_time),
-                ("description", item.description),
-                ("source", item.source),
-                ("dataSetId", item.data_set_id if item.data_set_id is not None else default_ds),
-            ):
-                if value is not None:
-                    body[key] = value
-            if item.metadata:
-                body["metadata"] = dict(item.metadata)
-            if ids:
-                body["assetIds"] = ids
-            bodies.append(body)
-        result = await self._upsert(bodies) if bodies else WriteResult()
-        result.failed.extend(failed)
-        return self._report(result, started)
+        return await self._link_and_upsert(items)
+
+    def _asset_refs(self, item: EventItem) -> Sequence[ExternalId]:
+        return item.asset_external_ids
+
+    def _body(self, item: EventItem, asset_ids: list[AssetId]) -> dict[str, Any]:
+        return _compact(
+            {
+                "externalId": item.external_id,
+                "type": item.type,
+                "subtype": item.subtype,
+                "startTime": item.start_time,
+                "endTime": item.end_time,
+                "description": item.description,
+                "metadata": dict(item.metadata),
+                "source": item.source,
+                "assetIds": asset_ids or None,
+                "dataSetId": self._data_set(item),
+            }
+        )
 
 
-class TimeSeriesSink(_LinkingSink):
+class TimeSeriesSink(_LinkingSink[TimeSeriesItem]):
     """Upsert numeric time series, linking `asset_external_id` to the numeric `assetId` through the resolver.
 
     Args:
@@ -378,31 +367,22 @@ class TimeSeriesSink(_LinkingSink):
 
     async def write(self, items: Sequence[TimeSeriesItem]) -> WriteResult:
         """Link and upsert time series; returns what happened per external id."""
-        started = time.perf_counter()
-        unique = _dedupe(items)
-        found = await self.resolver.resolve_async({i.asset_external_id for i in unique if i.asset_external_id})
-        failed: list[ItemFailure] = []
-        bodies: list[dict[str, Any]] = []
-        for item in unique:
-            ref = item.asset_external_id
-            asset_id = found.get(ref) if ref else None
-            if ref and asset_id is None and not self._check_missing(item.external_id, [ref], failed):
-                continue
-            bodies.append(
-                _compact(
-                    {
-                        "externalId": item.external_id,
-                        "name": item.name,
-                        "unit": item.unit,
-                        "description": item.description,
-                        "metadata": dict(item.metadata),
-                        "isStep": item.is_step,
-                        "isString": False,
-                        "assetId": asset_id,
-                        "dataSetId": item.data_set_id if item.data_set_id is not None else self.data_set_id,
-                    }
-                )
-            )
-        result = await self._upsert(bodies) if bodies else WriteResult()
-        result.failed.extend(failed)
-        return self._report(result, started)
+        return await self._link_and_upsert(items)
+
+    def _asset_refs(self, item: TimeSeriesItem) -> Sequence[ExternalId]:
+        return [item.asset_external_id] if item.asset_external_id else []
+
+    def _body(self, item: TimeSeriesItem, asset_ids: list[AssetId]) -> dict[str, Any]:
+        return _compact(
+            {
+                "externalId": item.external_id,
+                "name": item.name,
+                "unit": item.unit,
+                "description": item.description,
+                "metadata": dict(item.metadata),
+                "isStep": item.is_step,
+                "isString": False,
+                "assetId": asset_ids[0] if asset_ids else None,
+                "dataSetId": self._data_set(item),
+            }
+        )

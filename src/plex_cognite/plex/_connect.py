@@ -200,7 +200,8 @@ class ConnectSession:
         if self._on_request is not None:
             self._on_request(endpoint_label(path), status)
 
-    async def _send(self, request: httpx.Request, path: str) -> httpx.Response:
+    async def _send(self, request: httpx.Request, path: str, pcn: str) -> httpx.Response:
+        """Send and check the status; an error answer is read, closed and raised as `PlexAPIError`."""
         try:
             response = await self.http.send(request, stream=True)
         except httpx.TimeoutException:
@@ -210,6 +211,11 @@ class ConnectSession:
             self._record(path, "error")
             raise
         self._record(path, response.status_code)
+        try:
+            await self.raise_for_status(response, path, pcn)
+        except BaseException:
+            await response.aclose()
+            raise
         return response
 
     def _build(self, path: str, pcn: str, params: QueryParams | None) -> httpx.Request:
@@ -229,13 +235,7 @@ class ConnectSession:
         request = self._build(path, pcn, params)
         await self.limiter.acquire(self.limiter_key(pcn))
         async with self.breaker:
-            response = await self._send(request, path)
-            try:
-                await self.raise_for_status(response, path, pcn)
-            except BaseException:
-                await response.aclose()
-                raise
-        return response
+            return await self._send(request, path, pcn)
 
     async def read_window(
         self, path: str, pcn: str, params: QueryParams, *, deadline_s: float, max_bytes: int | None
@@ -262,9 +262,8 @@ class ConnectSession:
             await self.limiter.acquire(self.limiter_key(pcn))
             too_large = False
             async with self.breaker, asyncio.timeout(deadline_s):
-                response = await self._send(request, path)
+                response = await self._send(request, path, pcn)
                 try:
-                    await self.raise_for_status(response, path, pcn)
                     buffer = bytearray()
                     async for chunk in response.aiter_bytes():
                         buffer += chunk

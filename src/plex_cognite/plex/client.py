@@ -19,6 +19,7 @@ to `min_window_s`. Rows that fail validation go to `on_dead_letter` and are skip
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -40,6 +41,7 @@ from plex_cognite.plex._dates import iter_windows
 from plex_cognite.plex._defaults import default_breaker, default_limiter, default_retry
 from plex_cognite.plex._history import WindowBatch, WindowReader
 from plex_cognite.plex._stream import RowValidator, iter_array_batches
+from plex_cognite.plex.datasource import DataSourceClient
 from plex_cognite.plex.models import (
     Building,
     Container,
@@ -57,7 +59,6 @@ from plex_cognite.typing import DeadLetterCallback, RateLimiter
 if TYPE_CHECKING:
     from plex_cognite.config import PlexSettings
     from plex_cognite.observability.metrics import ExtractorMetrics
-    from plex_cognite.plex.datasource import DataSourceClient
     from plex_cognite.resilience.breaker import CircuitBreaker
     from plex_cognite.resilience.retry import RetryPolicy
 
@@ -162,11 +163,9 @@ class AsyncPlexClient:
             breaker=self._breaker,
             max_concurrency=self.settings.max_concurrency,
             limit_scope=self._limit_scope,
-            on_request=self._record_request if self._metrics is not None else None,
+            on_request=functools.partial(self._metrics.record_request, "plex") if self._metrics is not None else None,
         )
         if self.settings.datasource is not None:
-            from plex_cognite.plex.datasource import DataSourceClient
-
             self._datasource = DataSourceClient(
                 self.settings.datasource,
                 retry=default_retry(self.settings, "plex-datasource", self._metrics),
@@ -436,10 +435,6 @@ class AsyncPlexClient:
     def _count(self, pcn: str, stream: str, records: int) -> None:
         if self._metrics is not None:
             self._metrics.record_read(pcn, stream, records)
-
-    def _record_request(self, endpoint: str, status: int | str) -> None:
-        if self._metrics is not None:
-            self._metrics.record_request("plex", endpoint, status)
 
 
 def _transaction_date(record: ProductionEntry | ScrapEntry) -> datetime:

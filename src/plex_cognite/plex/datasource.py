@@ -29,12 +29,12 @@ import structlog
 
 from plex_cognite.errors import ConfigurationError, PlexAPIError, SourceError, parse_retry_after
 from plex_cognite.plex._dates import Window, format_plex_datetime, iter_windows
+from plex_cognite.resilience.breaker import CircuitBreaker
+from plex_cognite.resilience.retry import RetryPolicy
 from plex_cognite.typing import JSONValue
 
 if TYPE_CHECKING:
     from plex_cognite.config import DataSourceSettings
-    from plex_cognite.resilience.breaker import CircuitBreaker
-    from plex_cognite.resilience.retry import RetryPolicy
 
 __all__ = [
     "ROW_LIMIT_FLAGS",
@@ -92,6 +92,17 @@ def _flag(container: Mapping[str, Any]) -> bool:
     return any(container.get(name) is True for name in ROW_LIMIT_FLAGS)
 
 
+def _errors(body: object) -> list[dict[str, Any]]:
+    """The `errors[]` entries of a decoded body (objects only; [] for anything else)."""
+    if not isinstance(body, dict):
+        return []
+    return [item for item in body.get("errors") or [] if isinstance(item, dict)]
+
+
+def _code(entry: Mapping[str, Any]) -> str | None:
+    return str(entry["code"]) if entry.get("code") else None
+
+
 def _encode(inputs: Mapping[str, InputValue] | None) -> dict[str, JSONValue]:
     encoded: dict[str, JSONValue] = {}
     for name, value in (inputs or {}).items():
@@ -115,13 +126,13 @@ def parse_result(datasource_id: int, body: Any, *, status: int = 200) -> DataSou
     """
     if not isinstance(body, dict):
         raise PlexAPIError(status if status >= 400 else 0, f"data source {datasource_id} answered a non-object body")
-    errors = [item for item in body.get("errors") or [] if isinstance(item, dict)]
+    errors = _errors(body)
     if errors:
         first = errors[0]
         raise PlexAPIError(
             status if status >= 400 else 0,
             f"data source {datasource_id}: {first.get('message') or 'error'}",
-            code=str(first["code"]) if first.get("code") else None,
+            code=_code(first),
             errors=errors,
             path=f"/api/datasources/{datasource_id}/execute",
         )
@@ -173,9 +184,6 @@ class DataSourceClient:
         timeout_s: float = 120.0,
         connect_timeout_s: float = 10.0,
     ) -> None:
-        from plex_cognite.resilience.breaker import CircuitBreaker
-        from plex_cognite.resilience.retry import RetryPolicy
-
         self.settings = settings
         self._retry = retry if retry is not None else RetryPolicy(name="plex-datasource")
         self._breaker = breaker if breaker is not None else CircuitBreaker("plex-datasource")
@@ -247,9 +255,7 @@ class DataSourceClient:
         return parse_result(datasource_id, decoded, status=response.status_code)
 
     def _error(self, response: httpx.Response, decoded: Any, datasource_id: int, path: str) -> PlexAPIError:
-        errors = (
-            [e for e in (decoded or {}).get("errors") or [] if isinstance(e, dict)] if isinstance(decoded, dict) else []
-        )
+        errors = _errors(decoded)
         first = errors[0] if errors else (decoded if isinstance(decoded, dict) else {})
         message = str(first.get("message") or response.reason_phrase or f"HTTP {response.status_code}")
         if response.status_code == 401:
@@ -259,7 +265,7 @@ class DataSourceClient:
         return PlexAPIError(
             response.status_code,
             message,
-            code=str(first["code"]) if first.get("code") else None,
+            code=_code(first),
             retry_after=parse_retry_after(response.headers.get("retry-after")),
             errors=errors,
             path=path,
