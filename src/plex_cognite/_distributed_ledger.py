@@ -16,16 +16,15 @@ are never lost). The live extraction state (`{pcn}:{stream}` watermarks and wind
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
-import tempfile
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from plex_cognite._distributed_model import WorkUnit
+from plex_cognite.core._files import atomic_write, read_json
+from plex_cognite.core._iso import format_utc
 from plex_cognite.errors import StateError
 from plex_cognite.typing import JSONValue
 
@@ -66,7 +65,7 @@ def completion_record(unit: WorkUnit, counters: dict[str, JSONValue], deferred: 
         **unit.to_json(),
         **counters,
         "deferred_items": deferred,
-        "completed_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "completed_at": format_utc(datetime.now(UTC)),
     }
 
 
@@ -238,15 +237,13 @@ class LocalLedger:
         self._lock = _file_lock(path)
 
     def _read(self) -> dict[str, Any]:
-        if not self.path.exists():
+        doc = read_json(
+            self.path,
+            what="backfill ledger",
+            remedy="restore it or delete it (then every unit runs again: writes are idempotent)",
+        )
+        if doc is None:
             return {}
-        try:
-            doc = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise StateError(
-                f"backfill ledger {self.path} is unreadable or corrupt ({error}); restore it or delete it "
-                "(then every unit runs again: writes are idempotent)"
-            ) from error
         if not isinstance(doc, dict):
             raise StateError(f"backfill ledger {self.path} is not a JSON object; delete it to start over")
         return doc
@@ -261,7 +258,7 @@ class LocalLedger:
             doc = self._read()
             doc[unit.id] = record
             try:
-                _atomic_write(self.path, json.dumps(doc, separators=(",", ":"), sort_keys=True))
+                atomic_write(self.path, [json.dumps(doc, separators=(",", ":"), sort_keys=True)])
             except OSError as error:
                 raise StateError(f"could not write the backfill ledger {self.path}: {error}") from error
 
@@ -276,18 +273,3 @@ class LocalLedger:
 
     async def close(self) -> None:
         """Nothing to release."""
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
+from plex_cognite.core._iso import format_utc, parse_utc
 from plex_cognite.errors import PlexCogniteError
 from plex_cognite.typing import JSONValue, TimeWindow
 
@@ -32,17 +33,13 @@ def _compact(moment: datetime) -> str:
     return f"{text}.{moment.microsecond:06d}Z" if moment.microsecond else f"{text}Z"
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _parse_iso(text: object, name: str) -> datetime:
+def _parse_bound(text: object, name: str) -> datetime:
     if not isinstance(text, str):
         raise ValueError(f"work unit {name} must be an ISO 8601 string, got {text!r}")
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        raise ValueError(f"work unit {name} has no timezone: {text!r}")
-    return moment
+    try:
+        return parse_utc(text)
+    except ValueError as error:
+        raise ValueError(f"work unit {name}: {error}") from None
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -83,7 +80,7 @@ class WorkUnit:
         object.__setattr__(self, "start", self.start.astimezone(UTC))
         object.__setattr__(self, "end", self.end.astimezone(UTC))
         if self.start >= self.end:
-            raise ValueError(f"work unit window is empty: [{_iso(self.start)}, {_iso(self.end)})")
+            raise ValueError(f"work unit window is empty: [{format_utc(self.start)}, {format_utc(self.end)})")
 
     @property
     def id(self) -> str:
@@ -97,7 +94,13 @@ class WorkUnit:
 
     def to_json(self) -> dict[str, str]:
         """A JSON object: `id`, `pcn`, `stream`, `start`, `end` (ISO 8601, `Z`)."""
-        return {"id": self.id, "pcn": self.pcn, "stream": self.stream, "start": _iso(self.start), "end": _iso(self.end)}
+        return {
+            "id": self.id,
+            "pcn": self.pcn,
+            "stream": self.stream,
+            "start": format_utc(self.start),
+            "end": format_utc(self.end),
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> WorkUnit:
@@ -109,7 +112,7 @@ class WorkUnit:
         pcn, stream = data.get("pcn"), data.get("stream")
         if not isinstance(pcn, str) or not isinstance(stream, str):
             raise ValueError(f"a work unit needs string 'pcn' and 'stream' fields, got {dict(data)!r}")
-        unit = cls(pcn, stream, _parse_iso(data.get("start"), "start"), _parse_iso(data.get("end"), "end"))
+        unit = cls(pcn, stream, _parse_bound(data.get("start"), "start"), _parse_bound(data.get("end"), "end"))
         claimed = data.get("id")
         if claimed is not None and claimed != unit.id:
             raise ValueError(f"work unit id {claimed!r} does not match its fields (expected {unit.id!r})")

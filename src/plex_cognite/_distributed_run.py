@@ -9,42 +9,24 @@ recorded in the ledger (with any deferred items), so a crash or failure anywhere
 
 from __future__ import annotations
 
-import inspect
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from plex_cognite._distributed_ledger import Ledger, completion_record, open_ledger
 from plex_cognite._distributed_model import WINDOWED_STREAMS, UnitResult, WorkUnit
-from plex_cognite.core.state import StreamState
+from plex_cognite.core.state import MemoryStateStore
+from plex_cognite.errors import one_line
 from plex_cognite.observability.logs import bind_context, get_logger
-from plex_cognite.typing import JSONValue, Pcn, RateLimiter
+from plex_cognite.typing import JSONValue, RateLimiter
 
 if TYPE_CHECKING:
     from plex_cognite.config import ExtractorSettings
     from plex_cognite.core.extractor import StreamReport
 
-__all__ = ["ScratchStateStore", "execute_unit", "unit_settings"]
+__all__ = ["execute_unit", "unit_settings"]
 
 _log = get_logger("plex_cognite.distributed")
-
-
-class ScratchStateStore:
-    """A `StateStore` that keeps one unit's state in memory and starts empty: the live state is never touched."""
-
-    def __init__(self) -> None:
-        self.states: dict[tuple[Pcn, str], StreamState] = {}
-
-    async def load(self, pcn: Pcn, stream: str) -> StreamState:
-        stored = self.states.get((pcn, stream))
-        return stored.copy() if stored is not None else StreamState()
-
-    async def commit(self, pcn: Pcn, stream: str, state: StreamState) -> None:
-        self.states[(pcn, stream)] = state.copy()
-        state.mark_clean()
-
-    async def close(self) -> None:
-        """Nothing to release."""
 
 
 def unit_settings(settings: ExtractorSettings, unit: WorkUnit) -> ExtractorSettings:
@@ -72,17 +54,6 @@ def _process_limiter(settings: ExtractorSettings) -> RateLimiter:
         return limiter
 
 
-def _accepts_rate_limiter() -> bool:
-    from plex_cognite.runner import run_extractors
-
-    return "rate_limiter" in inspect.signature(run_extractors).parameters
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
-
-
 async def execute_unit(unit: WorkUnit, settings: ExtractorSettings, rate_limit_redis_url: str | None) -> UnitResult:
     """Run one unit to completion (or failure); never raises for a unit-level failure."""
     from plex_cognite.cdf.client import build_async_cognite_client
@@ -104,31 +75,28 @@ async def execute_unit(unit: WorkUnit, settings: ExtractorSettings, rate_limit_r
                     result.status = "skipped"
                     _log.info("backfill unit already complete; skipped")
                     return result
-                options: dict[str, Any] = {}
-                if _accepts_rate_limiter():
-                    if rate_limit_redis_url is not None:
-                        redis_limiter = RedisTokenBucketRateLimiter(
-                            rate_limit_redis_url,
-                            settings.plex.rate_limit_per_minute,
-                            settings.plex.rate_limit_burst,
-                        )
-                        options["rate_limiter"] = redis_limiter
-                    else:
-                        options["rate_limiter"] = _process_limiter(settings)
-                scratch = ScratchStateStore()
+                limiter: RateLimiter
+                if rate_limit_redis_url is not None:
+                    limiter = redis_limiter = RedisTokenBucketRateLimiter(
+                        rate_limit_redis_url, settings.plex.rate_limit_per_minute, settings.plex.rate_limit_burst
+                    )
+                else:
+                    limiter = _process_limiter(settings)
+                # The unit's own state, starting empty: the live state (watermark, windows) is never touched.
+                scratch = MemoryStateStore()
                 run = await run_extractors(
                     unit_settings(settings, unit),
                     state_store=scratch,
                     cognite_client=cdf,
                     run_id=f"backfill-{unit.id}",
-                    **options,
+                    rate_limiter=limiter,
                 )
                 await _conclude(unit, run.streams, scratch, ledger, result)
             finally:
                 await ledger.close()
         except Exception as error:  # a unit failure is reported, never raised: the other units go on
             result.status = "failed"
-            result.error = _one_line(error)
+            result.error = one_line(error)
             _log.error("backfill unit failed", error=result.error)
             _log.debug("backfill unit failure traceback", exc_info=True)
         finally:
@@ -139,7 +107,7 @@ async def execute_unit(unit: WorkUnit, settings: ExtractorSettings, rate_limit_r
 
 
 async def _conclude(
-    unit: WorkUnit, streams: list[StreamReport], scratch: ScratchStateStore, ledger: Ledger, result: UnitResult
+    unit: WorkUnit, streams: list[StreamReport], scratch: MemoryStateStore, ledger: Ledger, result: UnitResult
 ) -> None:
     """Copy the stream's counters, decide completeness, and record the unit when complete."""
     report: StreamReport | None = next((s for s in streams if s.stream == unit.stream), None)
@@ -148,7 +116,7 @@ async def _conclude(
         return
     result.read, result.written, result.unchanged = report.read, report.written, report.unchanged
     result.dead_lettered, result.requests = report.dead_lettered, report.requests
-    state = scratch.states.get((unit.pcn, unit.stream)) or StreamState()
+    state = await scratch.load(unit.pcn, unit.stream)
     result.deferred = len(state.deferred)
     if report.error is not None:
         result.error = report.error
@@ -171,12 +139,3 @@ async def _conclude(
     await ledger.record(unit, completion_record(unit, counters, dict(state.deferred)))
     result.status = "done"
     _log.info("backfill unit complete", read=result.read, written=result.written, deferred=result.deferred)
-
-
-def run_coroutine_in_worker(
-    unit: WorkUnit, settings: ExtractorSettings, rate_limit_redis_url: str | None
-) -> UnitResult:
-    """Run `execute_unit` from synchronous worker code (a plain thread, a process, a notebook)."""
-    from plex_cognite.core.sync import run_sync
-
-    return run_sync(lambda: execute_unit(unit, settings, rate_limit_redis_url))

@@ -44,7 +44,8 @@ from plex_cognite._distributed_model import (
     UnitStatus,
     WorkUnit,
 )
-from plex_cognite._distributed_run import run_coroutine_in_worker
+from plex_cognite._distributed_run import execute_unit
+from plex_cognite.core.sync import run_sync
 from plex_cognite.core.windows import IntervalSet, plan_windows
 from plex_cognite.errors import ConfigurationError
 from plex_cognite.observability.logs import get_logger
@@ -110,8 +111,6 @@ def plan_backfill(
         >>> units = plan_backfill(settings, unit_window=timedelta(days=7))  # doctest: +SKIP
         >>> json.dumps([u.to_json() for u in units])  # doctest: +SKIP
     """
-    from plex_cognite.core.sync import run_sync
-
     chosen_streams = _streams(settings, streams)
     chosen_pcns = _pcns(settings, pcns)
     window = unit_window if unit_window is not None else DEFAULT_UNIT_WINDOW
@@ -223,8 +222,13 @@ def run_unit(unit: WorkUnit, settings: ExtractorSettings, *, rate_limit_redis_ur
         >>> run_unit(unit, settings).status  # doctest: +SKIP
         'done'
     """
-    url = rate_limit_redis_url or settings.state.redis_url or settings.cache.redis_url
-    return run_coroutine_in_worker(unit, settings, url)
+    url = _shared_limit_url(settings, rate_limit_redis_url)
+    return run_sync(lambda: execute_unit(unit, settings, url))
+
+
+def _shared_limit_url(settings: ExtractorSettings, rate_limit_redis_url: str | None) -> str | None:
+    """The Redis for a Plex rate limit shared by every worker: the argument, else `state`'s, else `cache`'s."""
+    return rate_limit_redis_url or settings.state.redis_url or settings.cache.redis_url
 
 
 def run_backfill(
@@ -261,7 +265,7 @@ def run_backfill(
     plan = list(dict.fromkeys(units))
     _check_executor(settings, executor, plan)
     report = BackfillReport()
-    shared_limit = rate_limit_redis_url or settings.state.redis_url or settings.cache.redis_url
+    shared_limit = _shared_limit_url(settings, rate_limit_redis_url)
     if executor is not None and not isinstance(executor, ThreadPoolExecutor) and shared_limit is None:
         _log.warning(
             "no Redis URL for a shared Plex rate limit: each worker process keeps plex.rate_limit_per_minute on its "

@@ -26,7 +26,7 @@ from plex_cognite.core.deadletters import DeadLetterStore, LocalDeadLetterStore,
 from plex_cognite.core.extractor import Extractor, ExtractorContext, StreamReport
 from plex_cognite.core.state import LocalStateStore, RawStateStore, RedisStateStore
 from plex_cognite.core.sync import run_sync
-from plex_cognite.errors import ConfigurationError, PlexCogniteError
+from plex_cognite.errors import ConfigurationError, PlexCogniteError, one_line
 from plex_cognite.observability.logs import bind_context, get_logger, new_run_id
 from plex_cognite.typing import RateLimiter, StateStore
 
@@ -237,9 +237,7 @@ async def run_extractors(
                     plex=plex,
                     cdf=cdf,
                     resolver=resolver,
-                    assets=AssetSink(
-                        cdf, resolver=resolver, data_set_id=data_set_id, concurrency=write, metrics=metrics
-                    ),
+                    assets=AssetSink(cdf, resolver=resolver, **sink_options),
                     events=EventSink(cdf, resolver=resolver, on_missing_asset=policy, **sink_options),
                     timeseries=TimeSeriesSink(cdf, resolver=resolver, on_missing_asset=policy, **sink_options),
                     datapoints=DatapointsSink(cdf, concurrency=write, metrics=metrics),
@@ -342,7 +340,7 @@ async def _run_one(extractor: Extractor, run: RunReport, metrics: ExtractorMetri
         try:
             await extractor.run(report)
         except Exception as error:  # reported per stream; siblings go on
-            report.error = _one_line(error)
+            report.error = one_line(error)
             _log.error("stream failed", error=report.error)
             _log.debug("stream failure traceback", exc_info=True)
             if metrics is not None:
@@ -352,11 +350,6 @@ async def _run_one(extractor: Extractor, run: RunReport, metrics: ExtractorMetri
                 metrics.record_success(extractor.stream)
         run.streams.append(report)
         _log.info("stream finished", **{k: v for k, v in report.as_dict().items() if k not in ("pcn", "stream")})
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
 def run_extractors_sync(settings: ExtractorSettings, **kwargs: Any) -> RunReport:

@@ -189,6 +189,28 @@ async def test_after_a_failure_redis_is_not_tried_again_until_the_back_off_passe
         assert cache.stats.errors == 3
 
 
+async def test_a_refused_command_fails_that_operation_only_without_backing_off(own_server: RedisServer) -> None:
+    clock = FakeClock()
+    admin = redis.asyncio.Redis.from_url(own_server.url)
+    async with RedisCache(own_server.url, namespace="r", outage_backoff_s=5, clock=clock) as cache:
+        await cache.set_many({"a": 1})
+        await admin.config_set("maxmemory-policy", "noeviction")
+        await admin.config_set("maxmemory", "1")  # every write is refused (OOM); reads still work
+        try:
+            await cache.set_many({"b": 2})
+            assert is_degraded(cache)
+            assert cache.stats.errors == 1
+            # Redis answered, so this is no outage: the next call goes to Redis at once, and its success recovers.
+            assert await cache.get_many(["a", "b"]) == {"a": 1}
+            assert not is_degraded(cache)
+        finally:
+            await admin.config_set("maxmemory", "0")
+            await admin.aclose()
+        await cache.set_many({"b": 2})
+        assert await cache.get_many(["b"]) == {"b": 2}
+        assert cache.stats.errors == 1
+
+
 async def test_a_hung_redis_times_out_quickly_and_counts_as_an_outage(own_server: RedisServer) -> None:
     async with RedisCache(own_server.url, namespace="h", socket_timeout_s=0.2, outage_backoff_s=0) as cache:
         await cache.set_many({"a": 1})

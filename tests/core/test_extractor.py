@@ -139,6 +139,27 @@ async def test_mapping_errors_become_dead_letters() -> None:
     assert "negative" in letters[0].reason
 
 
+def test_map_records_counts_reads_and_dead_letters_a_rejected_record_as_read() -> None:
+    ctx = context(MemoryStateStore())
+    extractor = StreamExtractor(ctx, stream="s", source=ListSource([]), transform=to_event, sink=MemorySink())
+    report = StreamReport("1", "s")
+
+    def part_number(record: dict[str, object]) -> object:
+        if record.get("number") is None:
+            raise ValidationError("no part number")  # no payload: the record itself is kept
+        return record["number"]
+
+    records: list[dict[str, object]] = [{"id": 1, "number": "P-1"}, {"id": 2, "number": None}]
+    assert extractor.map_records(records, part_number, report) == ["P-1"]
+    assert report.read == 2
+    [letter] = ctx.dead_letters.letters  # type: ignore[attr-defined]
+    assert (letter.payload, letter.reason, letter.error_type) == (
+        records[1],
+        "no part number",
+        "ValidationError",
+    )
+
+
 async def test_strict_mode_makes_a_dead_letter_fatal() -> None:
     store = MemoryStateStore()
     ctx = context(store)

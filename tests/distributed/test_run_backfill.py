@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 import redis
 
-from plex_cognite._distributed_run import _accepts_rate_limiter
 from plex_cognite.config import ExtractorSettings, StateSettings
 from plex_cognite.core.sync import run_sync
 from plex_cognite.distributed import WINDOWED_STREAMS, UnitResult, plan_backfill, run_backfill, run_unit
@@ -152,9 +151,6 @@ def test_settings_pickle_with_their_secrets(
     assert "test-key" not in repr(copy)
 
 
-@pytest.mark.skipif(
-    not _accepts_rate_limiter(), reason="run_extractors has no rate_limiter parameter yet (requested from the runner)"
-)
 def test_units_draw_plex_calls_from_the_shared_redis_bucket(
     fakes: tuple[FakePlex, FakeCDF], plant: SimulatedPlant, tmp_path: Path, redis_url: str
 ) -> None:

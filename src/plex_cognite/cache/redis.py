@@ -9,11 +9,10 @@ reconnects by itself, so the cache recovers as soon as Redis is back.
 
 from __future__ import annotations
 
-import importlib
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from types import ModuleType, TracebackType
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
@@ -21,6 +20,7 @@ import structlog
 from plex_cognite.cache._codec import decode_value, encode_key, encode_value
 from plex_cognite.cache._stats import CacheStats, StatsCounter
 from plex_cognite.errors import ConfigurationError
+from plex_cognite.resilience._redis import OutageBackoff, open_client, redis_exceptions
 from plex_cognite.typing import CacheValue
 
 if TYPE_CHECKING:
@@ -31,20 +31,6 @@ __all__ = ["RedisCache"]
 _log = structlog.stdlib.get_logger("plex_cognite.cache.redis")
 _T = TypeVar("_T")
 _GLOB_SPECIAL = frozenset(b"*?[]\\")
-
-
-def _import_redis() -> tuple[ModuleType, ModuleType, ModuleType, ModuleType]:
-    try:
-        return (
-            importlib.import_module("redis.asyncio"),
-            importlib.import_module("redis.exceptions"),
-            importlib.import_module("redis.asyncio.retry"),
-            importlib.import_module("redis.backoff"),
-        )
-    except ImportError as exc:  # pragma: no cover - the dev environment always has redis
-        raise ConfigurationError(
-            "the Redis cache needs the redis package: pip install 'plex-cognite[redis]'", field="cache.backend"
-        ) from exc
 
 
 def _glob_escape(raw: bytes) -> bytes:
@@ -94,7 +80,7 @@ class RedisCache:
         batch_size: int = 1000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        redis_asyncio, exceptions, retry, backoff = _import_redis()
+        exceptions = redis_exceptions("the Redis cache", field="cache.backend")
         if not namespace or ":" in namespace:
             raise ConfigurationError(f"cache namespace must be non-empty without ':', got {namespace!r}")
         if ttl_s is not None and not ttl_s > 0:
@@ -107,18 +93,9 @@ class RedisCache:
         self.outage_backoff_s = outage_backoff_s
         self.batch_size = batch_size
         self._key_root = encode_key(f"{prefix}:{namespace}:")
-        if isinstance(url_or_client, str):
-            # One quick reconnect attempt, no long backoff: a cache must answer fast or not at all.
-            self._client: Redis = redis_asyncio.Redis.from_url(
-                url_or_client,
-                socket_timeout=socket_timeout_s,
-                socket_connect_timeout=connect_timeout_s,
-                retry=retry.Retry(backoff.ExponentialBackoff(cap=0.1, base=0.01), 1),
-            )
-            self._owns_client = True
-        else:
-            self._client = url_or_client
-            self._owns_client = False
+        self._client, self._owns_client = open_client(
+            url_or_client, socket_timeout_s=socket_timeout_s, connect_timeout_s=connect_timeout_s
+        )
         #: Errors that mean "Redis is unreachable": they start the outage back-off.
         self._outage_errors: tuple[type[BaseException], ...] = (
             exceptions.ConnectionError,
@@ -128,9 +105,7 @@ class RedisCache:
         #: Any other Redis error (READONLY, OOM, ...) degrades the one operation only.
         self._redis_error: type[BaseException] = exceptions.RedisError
         self._counter = StatsCounter()
-        self._clock = clock
-        self._skip_until = 0.0
-        self._degraded = False
+        self._backoff = OutageBackoff(outage_backoff_s, clock)
 
     @property
     def client(self) -> Redis:
@@ -145,7 +120,7 @@ class RedisCache:
     @property
     def degraded(self) -> bool:
         """Whether the last operation failed to reach Redis (it is answering misses / no-ops)."""
-        return self._degraded
+        return self._backoff.down
 
     def _key(self, key: str) -> bytes:
         return self._key_root + encode_key(key)
@@ -156,28 +131,24 @@ class RedisCache:
 
     async def _call(self, operation: str, run: Callable[[], Awaitable[_T]]) -> tuple[bool, _T | None]:
         """Run one Redis round trip (or several); on failure log, count and report it instead of raising."""
-        if self._skip_until and self._clock() < self._skip_until:
+        if self._backoff.skipping:
             self._counter.add(errors=1)
             return False, None
         try:
             result = await run()
         except self._outage_errors as exc:
-            self._skip_until = self._clock() + self.outage_backoff_s if self.outage_backoff_s > 0 else 0.0
             self._failed(operation, exc, outage=True)
             return False, None
         except self._redis_error as exc:
             self._failed(operation, exc, outage=False)
             return False, None
-        if self._degraded:
-            self._degraded = False
+        if self._backoff.succeeded():
             _log.info("redis cache recovered", namespace=self.namespace, operation=operation)
-        self._skip_until = 0.0
         return True, result
 
     def _failed(self, operation: str, exc: BaseException, *, outage: bool) -> None:
         self._counter.add(errors=1)
-        first = not self._degraded
-        self._degraded = True
+        first = self._backoff.failed(back_off=outage)
         # One warning per outage, not one per call: the pipeline may call thousands of times meanwhile.
         (_log.warning if first else _log.debug)(
             "redis cache unavailable, degrading to misses" if outage else "redis cache operation failed",

@@ -78,25 +78,25 @@ class TieredCache:
         front_hits = len(found)
         missing = [key for key in dict.fromkeys(keys) if key not in found]
         if missing:
-            if isinstance(self.back, SupportsTTLRead):
-                with_ttl = await self.back.get_many_with_ttl(missing)
-                await self._backfill(with_ttl)
-                found.update((key, value) for key, (value, _ttl) in with_ttl.items())
-            else:
-                from_back = await self.back.get_many(missing)
-                if from_back:
-                    await self.front.set_many(from_back)
-                found.update(from_back)
+            found.update(await self._read_back(missing))
         self._counter.add(hits=len(found), misses=front_hits + len(missing) - len(found))
         return found
 
-    async def _backfill(self, with_ttl: Mapping[str, tuple[CacheValue, float | None]]) -> None:
-        # Group by remaining time so one set_many per distinct ttl (usually one or two groups).
+    async def _read_back(self, keys: Sequence[str]) -> dict[str, CacheValue]:
+        """Read `keys` from the back tier and copy what it has into the front, for no longer than the back keeps it."""
+        if not isinstance(self.back, SupportsTTLRead):
+            found = await self.back.get_many(keys)
+            if found:
+                await self.front.set_many(found)
+            return found
+        with_ttl = await self.back.get_many_with_ttl(keys)
+        # One set_many per distinct remaining time (usually one or two groups).
         by_ttl: dict[float | None, dict[str, CacheValue]] = {}
         for key, (value, ttl) in with_ttl.items():
             by_ttl.setdefault(ttl, {})[key] = value
         for ttl, items in by_ttl.items():
             await self.front.set_many(items, ttl)
+        return {key: value for key, (value, _ttl) in with_ttl.items()}
 
     async def set_many(self, items: Mapping[str, CacheValue], ttl: float | None = None) -> None:
         """Store values in both tiers (front first; `ttl` applies to both, `None`: each tier's default)."""
@@ -114,13 +114,7 @@ class TieredCache:
         """
         if not keys:
             return 0
-        if isinstance(self.back, SupportsTTLRead):
-            with_ttl = await self.back.get_many_with_ttl(keys)
-            await self._backfill(with_ttl)
-            return len(with_ttl)
-        found = await self.back.get_many(keys)
-        await self.front.set_many(found)
-        return len(found)
+        return len(await self._read_back(keys))
 
     async def delete_many(self, keys: Sequence[str]) -> None:
         """Remove keys from both tiers."""

@@ -22,7 +22,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from plex_cognite.cdf.ids import DEFAULT_ID_SCHEME, ExternalIdScheme
@@ -50,6 +50,7 @@ __all__ = [
 
 RecordT = TypeVar("RecordT")
 ItemT = TypeVar("ItemT", bound="KeyedItem")
+MappedT = TypeVar("MappedT")
 
 
 @dataclass(slots=True)
@@ -230,8 +231,6 @@ class Extractor(ABC):
         Raises:
             ValidationError: When no start is configured.
         """
-        from datetime import UTC
-
         if self.context.start is None:
             raise ValidationError(f"stream {self.stream} needs extraction.start (a history start)")
         end = self.context.end or datetime.now(UTC)
@@ -247,6 +246,23 @@ class Extractor(ABC):
         self.context.dead_letters.add(
             DeadLetter(stream=stream or self.stream, pcn=self.pcn, reason=reason, payload=payload, error_type=error)
         )
+
+    def map_records(
+        self, records: Sequence[RecordT], transform: Callable[[RecordT], MappedT], report: StreamReport
+    ) -> list[MappedT]:
+        """Map a batch of records read from the source, counting them in `report.read`.
+
+        A record `transform` rejects with `ValidationError` becomes a dead letter (payload: the error's payload,
+        else the record) and is left out of the result.
+        """
+        report.read += len(records)
+        mapped: list[MappedT] = []
+        for record in records:
+            try:
+                mapped.append(transform(record))
+            except ValidationError as error:
+                self.dead_letter(_payload(record, error), error.reason, error="ValidationError")
+        return mapped
 
     def _account(self, result: WriteResult, report: StreamReport) -> dict[str, bool]:
         """Count a write result; return failed keys -> deferred flag.
@@ -443,14 +459,8 @@ class StreamExtractor(Extractor, Generic[RecordT, ItemT]):
         self.sink = sink
 
     def _map(self, records: Sequence[RecordT], report: StreamReport) -> list[ItemT]:
-        items: list[ItemT] = []
-        report.read += len(records)
-        for record in records:
-            try:
-                items.extend(self.transform_record(record))
-            except ValidationError as error:
-                self.dead_letter(_payload(record, error), error.reason, error="ValidationError")
-        return items
+        per_record = self.map_records(records, lambda record: list(self.transform_record(record)), report)
+        return [item for items in per_record for item in items]
 
     async def extract(self, state: StreamState, report: StreamReport) -> None:
         """Run the stream in its mode."""

@@ -26,17 +26,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import json
 import os
-import tempfile
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from plex_cognite.core._files import atomic_write, read_json
+from plex_cognite.core._iso import format_utc, parse_utc
 from plex_cognite.core.windows import IntervalSet
 from plex_cognite.errors import StateError
 from plex_cognite.typing import JSONValue, Pcn
@@ -125,7 +125,7 @@ class StreamState:
     def meta_json(self) -> dict[str, JSONValue]:
         """Everything except the hashes, as JSON."""
         return {
-            "watermark": None if self.watermark is None else _iso(self.watermark),
+            "watermark": None if self.watermark is None else format_utc(self.watermark),
             "windows": self.windows.to_json(),  # type: ignore[dict-item]
             "deferred": dict(self.deferred),
         }
@@ -153,7 +153,7 @@ class StreamState:
         if not isinstance(raw_hashes, Mapping):
             raise ValueError("hashes must be an object of external id -> base64 digest")
         state = cls(
-            watermark=None if watermark_text is None else _parse_iso(watermark_text),
+            watermark=None if watermark_text is None else parse_utc(watermark_text),
             windows=IntervalSet.from_json(data.get("windows") or []),
             deferred=dict(deferred),
         )
@@ -168,17 +168,6 @@ class StreamState:
         clone = StreamState(self.watermark, self.windows.copy(), dict(self.deferred))
         clone._hashes = dict(self._hashes)
         return clone
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _parse_iso(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        raise ValueError(f"timestamp without a timezone: {text!r}")
-    return moment.astimezone(UTC)
 
 
 def _key(pcn: Pcn, stream: str) -> str:
@@ -225,16 +214,15 @@ class LocalStateStore:
     def _read(self) -> dict[str, str]:
         if self._texts is not None:
             return self._texts
-        if not self.path.exists():
+        doc = read_json(
+            self.path,
+            what="state file",
+            remedy="plex-cognite never resets state silently: restore it from a backup, or delete it to re-extract "
+            "everything",
+        )
+        if doc is None:
             self._texts = {}
             return self._texts
-        try:
-            doc = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise StateError(
-                f"state file {self.path} is unreadable or corrupt ({error}); plex-cognite never resets state "
-                "silently: restore it from a backup, or delete it to re-extract everything"
-            ) from error
         if not (isinstance(doc, dict) and isinstance(doc.get("streams"), dict)):
             raise StateError(
                 f"state file {self.path} is not a plex-cognite state file (no 'streams' object); "
@@ -279,7 +267,7 @@ class LocalStateStore:
                 pieces += [("," if index else "") + json.dumps(key) + ":", texts[key]]
             pieces.append(f'}},"version":{_FORMAT_VERSION}}}')
             try:
-                await asyncio.to_thread(_atomic_write, self.path, pieces)
+                await asyncio.to_thread(atomic_write, self.path, pieces)
             except OSError as error:
                 raise StateError(f"could not write state file {self.path}: {error}") from error
             state.mark_clean()
@@ -290,26 +278,6 @@ class LocalStateStore:
 
 def _dumps(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
-
-
-def _atomic_write(path: Path, pieces: list[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.writelines(pieces)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 _BUCKETS = 256
@@ -437,8 +405,11 @@ class RedisStateStore:
 
         meta_key, hash_key = self._keys(pcn, stream)
         try:
-            meta_raw = await self._redis.get(meta_key)
-            hashes_raw = await self._redis.hgetall(hash_key)
+            # One round trip, one consistent snapshot (commit writes both keys in one transaction too).
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.get(meta_key)
+                pipe.hgetall(hash_key)
+                meta_raw, hashes_raw = await pipe.execute()
         except redis.exceptions.RedisError as error:
             raise StateError(f"could not read state from Redis key {meta_key}: {error}") from error
         if meta_raw is None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+
+from plex_cognite.core._iso import format_utc, parse_utc
 
 __all__ = ["IntervalSet", "plan_windows"]
 
@@ -111,7 +113,7 @@ class IntervalSet:
 
     def to_json(self) -> list[list[str]]:
         """Render as `[[start_iso, end_iso], ...]` (UTC, `Z` suffix)."""
-        return [[_iso(s), _iso(e)] for s, e in self]
+        return [[format_utc(s), format_utc(e)] for s, e in self]
 
     @classmethod
     def from_json(cls, data: object) -> IntervalSet:
@@ -126,19 +128,8 @@ class IntervalSet:
         for pair in data:
             if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
                 raise ValueError(f"expected a [start, end] pair of ISO 8601 strings, got {pair!r}")
-            result.add(_parse(pair[0]), _parse(pair[1]))
+            result.add(parse_utc(pair[0]), parse_utc(pair[1]))
         return result
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _parse(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        raise ValueError(f"timestamp without a timezone: {text!r}")
-    return moment.astimezone(UTC)
 
 
 def plan_windows(done: IntervalSet, start: datetime, end: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:

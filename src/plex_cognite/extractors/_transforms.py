@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 
 from plex_cognite.cdf.ids import DEFAULT_ID_SCHEME, ExternalIdScheme
 from plex_cognite.cdf.items import AssetItem, DatapointsItem, EventItem, TimeSeriesItem
+from plex_cognite.core._iso import format_utc
 from plex_cognite.errors import ValidationError
 from plex_cognite.plex.models import (
     Building,
@@ -98,7 +99,7 @@ def _metadata(ctx: MappingContext, key_name: str, key: str, extra: Mapping[str, 
 
 def _text(value: object) -> str:
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return format_utc(value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)

@@ -13,7 +13,6 @@ from typing import ClassVar
 from plex_cognite.cdf.items import EventItem
 from plex_cognite.core.extractor import Extractor, ExtractorContext, StreamReport
 from plex_cognite.core.state import StreamState
-from plex_cognite.errors import ValidationError
 from plex_cognite.extractors._transforms import MappingContext, job_event
 from plex_cognite.plex.client import AsyncPlexClient
 from plex_cognite.plex.models import Job
@@ -57,13 +56,6 @@ class JobsExtractor(Extractor):
 
         async def events() -> AsyncIterator[Sequence[EventItem]]:
             async for jobs in self.plex.iter_jobs(self.pcn):
-                report.read += len(jobs)
-                items: list[EventItem] = []
-                for job in jobs:
-                    try:
-                        items.append(self.transform(job))
-                    except ValidationError as error:
-                        self.dead_letter(error.payload, error.reason, error="ValidationError")
-                yield items
+                yield self.map_records(jobs, self.transform, report)
 
         await self.write_snapshot(events(), self.sink, state, report)

@@ -13,7 +13,6 @@ from typing import ClassVar, TypeVar
 from plex_cognite.cdf.items import AssetItem
 from plex_cognite.core.extractor import Extractor, ExtractorContext, StreamReport
 from plex_cognite.core.state import StreamState
-from plex_cognite.errors import ValidationError
 from plex_cognite.extractors._transforms import (
     MappingContext,
     building_asset,
@@ -111,11 +110,4 @@ class MasterDataExtractor(Extractor):
         report: StreamReport,
     ) -> AsyncIterator[Sequence[AssetItem]]:
         async for records in batches:
-            report.read += len(records)
-            items: list[AssetItem] = []
-            for record in records:
-                try:
-                    items.append(transform(record))
-                except ValidationError as error:
-                    self.dead_letter(error.payload, error.reason, error="ValidationError")
-            yield items
+            yield self.map_records(records, transform, report)

@@ -16,7 +16,6 @@ from typing import ClassVar
 from plex_cognite.cdf.items import DatapointsItem, TimeSeriesItem
 from plex_cognite.core.extractor import Chunk, Extractor, ExtractorContext, StreamReport
 from plex_cognite.core.state import StreamState
-from plex_cognite.errors import ValidationError
 from plex_cognite.extractors._transforms import (
     MappingContext,
     QuantitySums,
@@ -120,13 +119,7 @@ class ProductionExtractor(Extractor):
         sums = self.window_sums(series_of)
         for gap_start, gap_end in state.windows.gaps(start, end):
             async for batch in self.entries(gap_start, gap_end):
-                report.read += len(batch.records)
-                for entry in batch.records:
-                    try:
-                        check_quantity(entry)
-                    except ValidationError as error:
-                        self.dead_letter(error.payload, error.reason, error="ValidationError")
-                        continue
+                for entry in self.map_records(batch.records, _checked, report):
                     sums.add(entry)
                 if not batch.complete:
                     continue
@@ -152,3 +145,8 @@ class ScrapExtractor(ProductionExtractor):
     def entries(self, begin: datetime, end: datetime) -> AsyncIterator[WindowBatch[Entry]]:
         """The scrap history windows."""
         return self.plex.iter_scrap_windows(self.pcn, begin, end, self.context.window)  # type: ignore[return-value]
+
+
+def _checked(entry: Entry) -> Entry:
+    check_quantity(entry)
+    return entry

@@ -12,7 +12,6 @@ from typing import ClassVar
 from plex_cognite.cdf.items import EventItem
 from plex_cognite.core.extractor import Chunk, Extractor, ExtractorContext, StreamReport
 from plex_cognite.core.state import StreamState
-from plex_cognite.errors import ValidationError
 from plex_cognite.extractors._transforms import MappingContext, workcenter_status_event
 from plex_cognite.plex.client import AsyncPlexClient
 from plex_cognite.plex.models import WorkcenterStatusEntry
@@ -62,11 +61,5 @@ class WorkcenterStatusExtractor(Extractor):
             async for batch in self.plex.iter_workcenter_status_windows(
                 self.pcn, gap_start, gap_end, self.context.window
             ):
-                report.read += len(batch.records)
-                items: list[EventItem] = []
-                for entry in batch.records:
-                    try:
-                        items.append(self.transform(entry))
-                    except ValidationError as error:
-                        self.dead_letter(error.payload, error.reason, error="ValidationError")
+                items = self.map_records(batch.records, self.transform, report)
                 yield Chunk(items, (batch.window.start, batch.window.end) if batch.complete else None)

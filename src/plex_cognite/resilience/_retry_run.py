@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import tenacity
 
@@ -41,6 +42,27 @@ class Run:
 
     def elapsed(self) -> float:
         return self.policy.clock() - self.start
+
+    def controls(self) -> dict[str, Any]:
+        """The tenacity arguments shared by the sync and async drivers (all but `sleep`)."""
+        return {
+            "stop": self.stop,
+            "wait": self.wait,
+            "retry": tenacity.retry_if_exception(self.should_retry),
+            "before": self.before_attempt,
+            "before_sleep": self.before_sleep,
+            "reraise": True,
+        }
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[None]:
+        """Around the whole call: `finish` with its outcome (the error is re-raised as it is)."""
+        try:
+            yield
+        except BaseException as exc:
+            self.finish(exc)
+            raise
+        self.finish(None)
 
     def before_attempt(self, _state: tenacity.RetryCallState) -> None:
         self.attempts += 1

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextvars
 import enum
-import functools
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from typing import Any, ParamSpec, Protocol, TypeAlias, TypeVar, overload
 from plex_cognite.errors import ErrorCategory, PlexCogniteError, classify
 from plex_cognite.observability.logs import get_logger
 from plex_cognite.resilience._clock import Clock, monotonic
-from plex_cognite.resilience._inspect import is_async_callable
+from plex_cognite.resilience._sync_or_async import decorate_sync_or_async
 from plex_cognite.typing import BreakerListener
 
 __all__ = [
@@ -406,19 +405,7 @@ class CircuitBreaker:
     def __call__(self, fn: Callable[P, R], /) -> Callable[P, R]: ...
     def __call__(self, fn: Callable[P, Any], /) -> Callable[P, Any]:
         """Decorate a sync or async function so that every call goes through the breaker."""
-        if is_async_callable(fn):
-
-            @functools.wraps(fn)
-            async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-                return await self.acall(fn, *args, **kwargs)
-
-            return async_wrapper
-
-        @functools.wraps(fn)
-        def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-            return self.call(fn, *args, **kwargs)
-
-        return wrapper
+        return decorate_sync_or_async(fn, self.call, self.acall)
 
     def __enter__(self) -> CircuitBreaker:
         ticket = self.admit()

@@ -22,6 +22,16 @@ __all__ = ["LimiterStatistics", "TokenBucketRateLimiter"]
 _PRUNE_ABOVE = 1024
 
 
+def _check_cost(cost: float) -> None:
+    """Refuse a negative token cost (every limiter's `acquire` rule).
+
+    Raises:
+        ValueError: `cost` is negative.
+    """
+    if cost < 0:
+        raise ValueError(f"cost must be >= 0, got {cost}")
+
+
 @dataclass(frozen=True, slots=True)
 class LimiterStatistics:
     """Counters of one key's bucket (a snapshot).
@@ -122,8 +132,7 @@ class TokenBucketRateLimiter:
 
     def try_acquire(self, key: str = "default", cost: float = 1.0) -> bool:
         """Take `cost` tokens under `key` if they are available now, without waiting; say whether it did."""
-        if cost < 0:
-            raise ValueError(f"cost must be >= 0, got {cost}")
+        _check_cost(cost)
         with self._lock:
             bucket = self._bucket(key, self._clock())
             if bucket.tokens < cost:
@@ -141,8 +150,7 @@ class TokenBucketRateLimiter:
             return LimiterStatistics(bucket.acquired, bucket.waited, bucket.total_wait_s, bucket.tokens)
 
     def _reserve(self, key: str, cost: float) -> float:
-        if cost < 0:
-            raise ValueError(f"cost must be >= 0, got {cost}")
+        _check_cost(cost)
         with self._lock:
             bucket = self._bucket(key, self._clock())
             bucket.tokens -= cost

@@ -24,17 +24,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from plex_cognite.errors import ConfigurationError
 from plex_cognite.observability.logs import get_logger
-from plex_cognite.resilience.ratelimit import TokenBucketRateLimiter
+from plex_cognite.resilience._redis import OutageBackoff, open_client, redis_exceptions
+from plex_cognite.resilience.ratelimit import TokenBucketRateLimiter, _check_cost
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -86,20 +85,6 @@ tokens = math.min(burst, tokens + cost)
 redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens))
 return 1
 """
-
-
-def _import_redis() -> tuple[ModuleType, ModuleType, ModuleType, ModuleType]:
-    try:
-        return (
-            importlib.import_module("redis.asyncio"),
-            importlib.import_module("redis.exceptions"),
-            importlib.import_module("redis.asyncio.retry"),
-            importlib.import_module("redis.backoff"),
-        )
-    except ImportError as exc:  # pragma: no cover - the dev environment always has redis
-        raise ConfigurationError(
-            "the Redis rate limiter needs the redis package: pip install 'plex-cognite[redis]'"
-        ) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +151,7 @@ class RedisTokenBucketRateLimiter:
         connect_timeout_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        redis_asyncio, exceptions, retry, backoff = _import_redis()
+        exceptions = redis_exceptions("the Redis rate limiter")
         # The fallback validates rate and burst with the same messages as the local limiter.
         fallback_rate = rate_per_minute if fallback_rate_per_minute is None else fallback_rate_per_minute
         self._fallback = TokenBucketRateLimiter(fallback_rate, burst)
@@ -179,23 +164,13 @@ class RedisTokenBucketRateLimiter:
         self.outage_backoff_s = outage_backoff_s
         self._rate_per_s = self.rate_per_minute / 60.0
         self._errors_type: type[Exception] = exceptions.RedisError
-        self._clock = clock
-        if isinstance(url_or_client, str):
-            # One quick reconnect attempt: a limiter must answer fast, or fall back at once.
-            self._client: Redis = redis_asyncio.Redis.from_url(
-                url_or_client,
-                socket_timeout=socket_timeout_s,
-                socket_connect_timeout=connect_timeout_s,
-                retry=retry.Retry(backoff.ExponentialBackoff(cap=0.1, base=0.01), 1),
-            )
-            self._owns_client = True
-        else:
-            self._client = url_or_client
-            self._owns_client = False
+        self._client, self._owns_client = open_client(
+            url_or_client, socket_timeout_s=socket_timeout_s, connect_timeout_s=connect_timeout_s
+        )
         self._reserve_script = self._client.register_script(_RESERVE)
         self._refund_script = self._client.register_script(_REFUND)
         self._lock = threading.Lock()
-        self._down_until: float | None = None
+        self._backoff = OutageBackoff(outage_backoff_s, clock)
         self._acquired = 0
         self._waited = 0
         self._total_wait_s = 0.0
@@ -224,8 +199,7 @@ class RedisTokenBucketRateLimiter:
         Raises:
             ValueError: `cost` is negative.
         """
-        if cost < 0:
-            raise ValueError(f"cost must be >= 0, got {cost}")
+        _check_cost(cost)
         wait = await self._reserve(key, cost)
         if wait is None:
             with self._lock:
@@ -254,7 +228,7 @@ class RedisTokenBucketRateLimiter:
     @property
     def redis_available(self) -> bool:
         """False while in an outage back-off (calls go to the local fallback)."""
-        return self._down_until is None or self._clock() >= self._down_until
+        return not self._backoff.skipping
 
     async def aclose(self) -> None:
         """Close the Redis client if this limiter created it."""
@@ -272,16 +246,14 @@ class RedisTokenBucketRateLimiter:
         except self._errors_type as error:
             self._outage(error)
             return None
-        if self._down_until is not None:
-            self._down_until = None
+        if self._backoff.succeeded():
             _log.info("Redis rate limiter recovered; the shared bucket is used again", key_prefix=self.key_prefix)
         return float(answer.decode() if isinstance(answer, bytes) else answer)
 
     def _outage(self, error: Exception) -> None:
         with self._lock:
             self._errors += 1
-            first = self._down_until is None
-            self._down_until = self._clock() + self.outage_backoff_s
+            first = self._backoff.failed()
         if first:
             _log.warning(
                 "Redis rate limiter unreachable; admitting calls through a local limiter until it is back",

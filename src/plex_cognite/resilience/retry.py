@@ -12,7 +12,6 @@ Statistics: every call produces a `RetryStatistics` (passed to `on_statistics` a
 
 from __future__ import annotations
 
-import functools
 import random
 import threading
 from collections import Counter
@@ -24,7 +23,6 @@ import tenacity
 
 from plex_cognite.errors import ConfigurationError, classify
 from plex_cognite.resilience._clock import AsyncSleep, Clock, Sleep, asyncio_sleep, monotonic
-from plex_cognite.resilience._inspect import is_async_callable
 from plex_cognite.resilience._retry_run import Run, blocking_sleep
 from plex_cognite.resilience._retry_stats import (
     RetrySleep,
@@ -33,6 +31,7 @@ from plex_cognite.resilience._retry_stats import (
     last_retry_statistics,
     log_retry,
 )
+from plex_cognite.resilience._sync_or_async import decorate_sync_or_async
 from plex_cognite.resilience.wait import RetryAfterWait
 
 __all__ = [
@@ -222,22 +221,9 @@ class RetryPolicy:
     def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Call `fn(*args, **kwargs)` and retry it under this policy; re-raise the last error when giving up."""
         run = Run(self)
-        retrying = tenacity.Retrying(
-            sleep=run.record_sleep(self.sleep),
-            stop=run.stop,
-            wait=run.wait,
-            retry=tenacity.retry_if_exception(run.should_retry),
-            before=run.before_attempt,
-            before_sleep=run.before_sleep,
-            reraise=True,
-        )
-        try:
-            result: R = retrying(fn, *args, **kwargs)
-        except BaseException as exc:
-            run.finish(exc)
-            raise
-        run.finish(None)
-        return result
+        retrying = tenacity.Retrying(sleep=run.record_sleep(self.sleep), **run.controls())
+        with run.recording():
+            return retrying(fn, *args, **kwargs)
 
     async def acall(self, fn: Callable[P, Awaitable[R]], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Await `fn(*args, **kwargs)` and retry it under this policy; re-raise the last error when giving up."""
@@ -246,22 +232,9 @@ class RetryPolicy:
             return await fn(*args, **kwargs)
 
         run = Run(self)
-        retrying = tenacity.AsyncRetrying(
-            sleep=run.record_async_sleep(self.async_sleep),
-            stop=run.stop,
-            wait=run.wait,
-            retry=tenacity.retry_if_exception(run.should_retry),
-            before=run.before_attempt,
-            before_sleep=run.before_sleep,
-            reraise=True,
-        )
-        try:
-            result: R = await retrying(attempt)
-        except BaseException as exc:
-            run.finish(exc)
-            raise
-        run.finish(None)
-        return result
+        retrying = tenacity.AsyncRetrying(sleep=run.record_async_sleep(self.async_sleep), **run.controls())
+        with run.recording():
+            return await retrying(attempt)
 
     @overload
     def __call__(self, fn: Callable[P, Coroutine[Any, Any, R]], /) -> Callable[P, Coroutine[Any, Any, R]]: ...
@@ -269,19 +242,7 @@ class RetryPolicy:
     def __call__(self, fn: Callable[P, R], /) -> Callable[P, R]: ...
     def __call__(self, fn: Callable[P, Any], /) -> Callable[P, Any]:
         """Decorate a sync or async function so that every call goes through this policy."""
-        if is_async_callable(fn):
-
-            @functools.wraps(fn)
-            async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-                return await self.acall(fn, *args, **kwargs)
-
-            return async_wrapper
-
-        @functools.wraps(fn)
-        def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-            return self.call(fn, *args, **kwargs)
-
-        return wrapper
+        return decorate_sync_or_async(fn, self.call, self.acall)
 
     def _record(self, stats: RetryStatistics, failures: Counter[str]) -> None:
         with self._lock:
