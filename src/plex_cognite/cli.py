@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
-from plex_cognite.errors import ConfigurationError
+from plex_cognite.errors import ConfigurationError, one_line
 
 if TYPE_CHECKING:
     from plex_cognite.config import ExtractorSettings
@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         if verbose:
             traceback.print_exc(file=sys.stderr)
-        print(f"plex-cognite: failed: {_one_line(error)}", file=sys.stderr)
+        print(f"plex-cognite: failed: {one_line(error)}", file=sys.stderr)
         return EXIT_FAILURE
 
 
@@ -97,11 +97,6 @@ def _config_line(error: ConfigurationError) -> str:
     if error.field and error.field not in text:
         text = f"{error.field}: {text}"
     return text
-
-
-def _one_line(error: BaseException) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 def _configure_logging(level: str, json: bool | None = None) -> None:
@@ -213,20 +208,20 @@ async def _check_apis(settings: ExtractorSettings) -> list[str]:
                     count += len(buildings)
                 lines.append(f"ok   Plex {settings.plex.base_url} PCN {pcn}: {count} building(s)")
             except Exception as error:
-                lines.append(f"FAIL Plex {settings.plex.base_url} PCN {pcn}: {_one_line(error)}")
+                lines.append(f"FAIL Plex {settings.plex.base_url} PCN {pcn}: {one_line(error)}")
     cdf = build_async_cognite_client(settings.cdf)
     try:
         await cdf.assets.list(limit=1)
         lines.append(f"ok   CDF {settings.cdf.base_url} project {settings.cdf.project}: assets readable")
     except Exception as error:
-        lines.append(f"FAIL CDF {settings.cdf.base_url} project {settings.cdf.project}: {_one_line(error)}")
+        lines.append(f"FAIL CDF {settings.cdf.base_url} project {settings.cdf.project}: {one_line(error)}")
     try:
         store = build_state_store(settings, cdf)
         await store.load(settings.plex.pcns[0], "master_data")
         await store.close()
         lines.append(f"ok   state store ({settings.state.backend}) readable")
     except Exception as error:
-        lines.append(f"FAIL state store ({settings.state.backend}): {_one_line(error)}")
+        lines.append(f"FAIL state store ({settings.state.backend}): {one_line(error)}")
     return lines
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "StateError",
     "ValidationError",
     "classify",
+    "one_line",
     "parse_retry_after",
 ]
 
@@ -287,3 +288,9 @@ def classify(exc: BaseException) -> Classification:
             return Classification(ErrorCategory.RETRYABLE)
         case _:
             return Classification(ErrorCategory.FATAL)
+
+
+def one_line(error: BaseException) -> str:
+    """`TypeName: first line of the message`, for reports and CLI output that promise one line per failure."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__

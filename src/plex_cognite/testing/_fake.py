@@ -10,7 +10,6 @@ import re
 import signal
 import threading
 from collections import Counter
-from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Self
 
@@ -18,7 +17,7 @@ from plex_cognite.testing._faults import Fault, FaultPlan
 from plex_cognite.testing._http import LoopbackServer
 from plex_cognite.testing._requestlog import RequestLog, RequestRecord
 
-__all__ = ["LoopbackFake", "stop_event_on_signal", "write_atomically"]
+__all__ = ["LoopbackFake", "stop_event_on_signal"]
 
 
 class LoopbackFake:
@@ -106,10 +105,3 @@ def stop_event_on_signal() -> threading.Event:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     return stopping
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file and a rename, so a reader never sees half of it."""
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)

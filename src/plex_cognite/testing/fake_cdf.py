@@ -29,11 +29,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from plex_cognite.core._files import atomic_write
 from plex_cognite.testing._cdf_datapoints import Value
 from plex_cognite.testing._cdf_routes import CDFApp, cdf_error_response
 from plex_cognite.testing._cdf_store import CDFStore
 from plex_cognite.testing._cdf_table import MAX_ITEMS
-from plex_cognite.testing._fake import LoopbackFake, stop_event_on_signal, write_atomically
+from plex_cognite.testing._fake import LoopbackFake, stop_event_on_signal
 from plex_cognite.testing._faults import FaultPlan
 from plex_cognite.testing._http import LoopbackServer, RequestLog
 
@@ -255,7 +256,7 @@ class FakeCDF(LoopbackFake):
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the whole state to a JSON file (atomically: temp file + rename)."""
-        write_atomically(Path(path), json.dumps(self.store.snapshot(), separators=(",", ":")))
+        atomic_write(Path(path), [json.dumps(self.store.snapshot(), separators=(",", ":"))])
 
     def load(self, path: str | os.PathLike[str]) -> None:
         """Replace the state with one written by `save`."""
@@ -300,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stopping = stop_event_on_signal()
     fake.start()
     if args.portfile:
-        write_atomically(args.portfile, str(fake.port))
+        atomic_write(args.portfile, [str(fake.port)])
     print(f"FakeCDF serving project {args.project!r} on {fake.base_url}", file=sys.stderr, flush=True)
     saved_version = fake.store.version
     while not stopping.wait(args.save_interval):

@@ -34,7 +34,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from plex_cognite.testing._fake import LoopbackFake, stop_event_on_signal, write_atomically
+from plex_cognite.core._files import atomic_write
+from plex_cognite.testing._fake import LoopbackFake, stop_event_on_signal
 from plex_cognite.testing._faults import Fault, FaultPlan
 from plex_cognite.testing._http import LoopbackServer, RequestLog
 from plex_cognite.testing._plex_connect import ConnectApp, connect_error
@@ -215,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stopping = stop_event_on_signal()
     fake.start()
     if args.portfile:
-        write_atomically(args.portfile, f"{fake.port}\n{fake.datasource_port}\n")
+        atomic_write(args.portfile, [f"{fake.port}\n{fake.datasource_port}\n"])
     print(
         f"FakePlex serving PCNs {fake.pcns} on {fake.base_url} (data sources {fake.datasource_url})",
         file=sys.stderr,
