@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -397,6 +398,51 @@ def test_window_formats(value: object, expected: timedelta) -> None:
 def test_window_must_be_a_positive_duration(value: object) -> None:
     with pytest.raises(ConfigurationError, match=r"extraction\.window"):
         load_settings(env_file=None, **with_changes(extraction={"window": value}))
+
+
+def test_lookback_is_off_by_default() -> None:
+    assert ExtractorSettings.model_validate(MINIMAL).extraction.lookback == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0, timedelta(0)),
+        ("0", timedelta(0)),
+        ("0s", timedelta(0)),
+        ("P0D", timedelta(0)),
+        ("2d", timedelta(days=2)),
+        ("1h30m", timedelta(minutes=90)),
+        ("PT6H", timedelta(hours=6)),
+        (3600, timedelta(hours=1)),
+    ],
+)
+def test_lookback_formats(isolated_env: Path, value: object, expected: timedelta) -> None:
+    s = load_settings(write_yaml(isolated_env, with_changes(extraction={"lookback": value})))
+    assert s.extraction.lookback == expected
+
+
+@pytest.mark.parametrize("value", [-5, "-1", "-PT1H", "-1h", "soon", [1]])
+def test_lookback_must_be_a_non_negative_duration(isolated_env: Path, value: object) -> None:
+    error = config_error(write_yaml(isolated_env, with_changes(extraction={"lookback": value})))
+    assert re.search(r"(^|: |\n)extraction\.lookback: ", str(error)), str(error)
+
+
+def test_negative_lookback_says_what_is_allowed() -> None:
+    with pytest.raises(ConfigurationError, match=r"extraction\.lookback: must be zero \(off\) or more"):
+        load_settings(env_file=None, **with_changes(extraction={"lookback": -60}))
+
+
+def test_misspelt_lookback_gets_a_hint(isolated_env: Path) -> None:
+    data = with_changes(extraction={"look_back": "1d"})
+    assert "extraction.look_back: unknown setting 'look_back'; did you mean 'lookback'?" in str(
+        config_error(write_yaml(isolated_env, data))
+    )
+
+
+def test_lookback_from_the_environment(monkeypatch: pytest.MonkeyPatch, isolated_env: Path) -> None:
+    monkeypatch.setenv("PLEX_COGNITE_EXTRACTION__LOOKBACK", "12h")
+    assert load_settings(write_yaml(isolated_env, MINIMAL)).extraction.lookback == timedelta(hours=12)
 
 
 def test_naive_datetimes_are_utc_and_end_must_follow_start() -> None:

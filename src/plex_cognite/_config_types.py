@@ -15,6 +15,7 @@ from pydantic_settings import NoDecode
 __all__ = [
     "Duration",
     "HttpUrlStr",
+    "NonNegativeDuration",
     "PcnList",
     "PcnStr",
     "PositiveDuration",
@@ -69,11 +70,12 @@ def parse_duration(value: object) -> object:
 
     Pydantic itself then accepts ISO 8601 durations (`"P1D"`, `"PT6H"`), numbers of seconds and timedeltas.
     """
-    if isinstance(value, str) and _DURATION_FULL.fullmatch(value):
+    if isinstance(value, str) and _DURATION_FULL.fullmatch(value.strip().removeprefix("-")):
         seconds = sum(
             float(m.group("value")) * _UNIT_SECONDS[m.group("unit").lower()] for m in _DURATION_PART.finditer(value)
         )
-        return timedelta(seconds=seconds)
+        # A negative duration ("-1h") is parsed, so the field's own range check explains what is allowed.
+        return timedelta(seconds=-seconds if value.strip().startswith("-") else seconds)
     if isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit():
         return timedelta(seconds=float(value))
     return value
@@ -89,6 +91,16 @@ def _check_positive(value: timedelta) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 #: A duration that must be greater than zero.
 PositiveDuration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_check_positive)]
+
+
+def _check_non_negative(value: timedelta) -> timedelta:
+    if value < timedelta(0):
+        raise ValueError('must be zero (off) or more, e.g. "0", "2d", "6h", "PT6H" or a number of seconds')
+    return value
+
+
+#: A duration that must not be negative (zero allowed).
+NonNegativeDuration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_check_non_negative)]
 
 
 def _date_to_datetime(value: object) -> object:

@@ -29,6 +29,7 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 
 from plex_cognite._config_types import (
     HttpUrlStr,
+    NonNegativeDuration,
     PcnList,
     PositiveDuration,
     StrList,
@@ -205,6 +206,10 @@ class ExtractionSettings(_Section):
     end: UtcDatetime | None = Field(None, description="History end; None = now.")
     window: PositiveDuration = Field(timedelta(days=1), description='Window length: "1d", "6h", "PT6H", seconds.')
     interval: PositiveDuration = Field(timedelta(hours=1), description="Pause between runs without --once.")
+    lookback: NonNegativeDuration = Field(
+        timedelta(0),
+        description="Re-read this much of the most recent completed history on every run (late rows); 0 = off.",
+    )
     on_missing_asset: Literal["defer", "skip_link", "fail"] = "defer"
     batch_size: int = Field(1000, ge=1, le=100_000)
     sink_concurrency: int = Field(4, ge=1, le=64)

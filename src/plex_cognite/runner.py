@@ -307,6 +307,7 @@ async def _run_all(
             start=extraction.start,
             end=extraction.end or datetime.now(UTC),
             window=extraction.window,
+            lookback=extraction.lookback,
             batch_size=extraction.batch_size,
             concurrency=extraction.sink_concurrency,
             on_progress=on_progress,

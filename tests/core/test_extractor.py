@@ -170,8 +170,10 @@ async def test_strict_mode_makes_a_dead_letter_fatal() -> None:
         ).run()
 
 
-def windowed(store: MemoryStateStore, records: list[Reading], sink: MemorySink) -> StreamExtractor[Reading, EventItem]:
-    ctx = context(store, start=T0, end=T0 + timedelta(hours=4), window=timedelta(hours=1))
+def windowed(
+    store: MemoryStateStore, records: list[Reading], sink: MemorySink, *, lookback: timedelta = timedelta(0)
+) -> StreamExtractor[Reading, EventItem]:
+    ctx = context(store, start=T0, end=T0 + timedelta(hours=4), window=timedelta(hours=1), lookback=lookback)
     return StreamExtractor(ctx, stream="w", source=ListSource(records), transform=to_event, sink=sink, mode="windowed")
 
 
@@ -190,6 +192,34 @@ async def test_windows_are_done_after_ack_and_not_read_again() -> None:
     again.source = source
     await again.run()
     assert source.reads == []
+
+
+async def test_lookback_reads_the_latest_done_windows_again_and_picks_up_late_rows() -> None:
+    store = MemoryStateStore()
+    records = [Reading(f"r{i}", i, T0 + timedelta(minutes=25 * i)) for i in range(9)]
+    sink = MemorySink()
+    assert (await windowed(store, records, sink).run()).ok
+    late = [*records, Reading("late3", 1, T0 + timedelta(hours=3, minutes=59)), Reading("late0", 1, T0)]
+
+    source = ListSource(late)
+    without = windowed(store, late, sink)
+    without.source = source
+    await without.run()
+    assert source.reads == []
+    assert "X_late3" not in sink.stored
+
+    source = ListSource(late)
+    with_lookback = windowed(store, late, sink, lookback=timedelta(minutes=30))
+    with_lookback.source = source
+    report = await with_lookback.run()
+    # 30 minutes back from the last done end (04:00), widened to the whole window [03:00, 04:00)
+    assert source.reads == [(T0 + timedelta(hours=3), T0 + timedelta(hours=4))]
+    assert report.windows == 1
+    assert "X_late3" in sink.stored
+    assert "X_late0" not in sink.stored  # older than the lookback
+    state = await store.load("1", "w")
+    assert list(state.windows) == [(T0, T0 + timedelta(hours=4))]
+    assert state.watermark == T0 + timedelta(hours=4)
 
 
 async def test_deferred_window_items_are_kept_in_state_and_retried_next_run() -> None:

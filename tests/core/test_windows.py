@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plex_cognite.core.windows import IntervalSet, plan_windows
+from plex_cognite.core.windows import IntervalSet, plan_ranges, plan_windows
 
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -82,6 +82,101 @@ def test_plan_windows_covers_the_gaps_with_aligned_windows(pairs: list[tuple[int
     for s, e in windows:
         after.add(s, e)
     assert after.covers(t(0), t(100))
+
+
+def minutes_of(ranges: list[tuple[datetime, datetime]]) -> set[int]:
+    return {
+        m
+        for s, e in ranges
+        for m in range(round((s - BASE) / timedelta(minutes=1)), round((e - BASE) / timedelta(minutes=1)))
+    }
+
+
+def expected_plan(pairs: list[tuple[int, int]], lo: int, hi: int, lookback: int, size: int | None) -> set[int]:
+    """Reference model in whole minutes: the gaps, plus the done minutes of the (window-aligned) lookback tail."""
+    done = covered_minutes(pairs) & set(range(lo, hi))
+    planned = set(range(lo, hi)) - done
+    if lookback and done:
+        last_end = max(done) + 1
+        tail_from = max(lo, last_end - lookback)
+        if size:
+            tail_from = lo + (tail_from - lo) // size * size
+        planned |= {m for m in done if tail_from <= m < last_end}
+    return planned
+
+
+@settings(max_examples=200)
+@given(
+    pairs=intervals,
+    lo=st.integers(0, 100),
+    hi=st.integers(0, 100),
+    lookback=st.integers(0, 60),
+    size=st.one_of(st.none(), st.integers(1, 30)),
+)
+def test_plan_ranges_is_the_gaps_plus_the_lookback_tail(
+    pairs: list[tuple[int, int]], lo: int, hi: int, lookback: int, size: int | None
+) -> None:
+    done = IntervalSet([(t(a), t(b)) for a, b in pairs])
+    ranges = plan_ranges(
+        done,
+        t(lo),
+        t(hi),
+        lookback=timedelta(minutes=lookback),
+        size=None if size is None else timedelta(minutes=size),
+    )
+    # sorted, disjoint, non-empty, within [lo, hi); only the tail may touch the gap before it
+    assert all(t(lo) <= s < e <= t(hi) for s, e in ranges)
+    for (_, e1), (s2, _) in itertools.pairwise(ranges):
+        assert e1 <= s2
+    assert sum(1 for (_, e1), (s2, _) in itertools.pairwise(ranges) if e1 == s2) <= 1
+    if lookback and size and len(ranges) > 1 and ranges[-2][1] == ranges[-1][0]:
+        assert (ranges[-1][0] - t(lo)) % timedelta(minutes=size) == timedelta(0)  # the tail starts on the grid
+    assert minutes_of(ranges) == expected_plan(pairs, lo, hi, lookback, size)
+    if lookback == 0:
+        assert ranges == done.gaps(t(lo), t(hi)) if lo < hi else ranges == []
+
+
+@settings(max_examples=100)
+@given(pairs=intervals, size=st.integers(1, 30), lookback=st.integers(0, 60))
+def test_plan_windows_with_lookback_reads_whole_aligned_windows(
+    pairs: list[tuple[int, int]], size: int, lookback: int
+) -> None:
+    done = IntervalSet([(t(a), t(b)) for a, b in pairs])
+    windows = plan_windows(done, t(0), t(100), timedelta(minutes=size), lookback=timedelta(minutes=lookback))
+    assert minutes_of(windows) == expected_plan(pairs, 0, 100, lookback, size)
+    for (_, e1), (s2, _) in itertools.pairwise(windows):
+        assert e1 <= s2
+    # a completed window is read again whole, never in part: every grid window holding a re-read minute is planned
+    planned = minutes_of(windows)
+    for minute in planned & covered_minutes(pairs):
+        cell = minute // size * size
+        assert set(range(cell, min(cell + size, 100))) <= planned
+
+
+def test_plan_ranges_examples() -> None:
+    done = IntervalSet([(t(0), t(60)), (t(70), t(90))])
+    day = timedelta(minutes=10)
+    # no lookback: exactly the gaps
+    assert plan_ranges(done, t(0), t(100), size=day) == [(t(60), t(70)), (t(90), t(100))]
+    # 5 minutes of lookback from the last done end (90) widen to the window [80, 90): one range to the end
+    assert plan_ranges(done, t(0), t(100), lookback=timedelta(minutes=5), size=day) == [(t(60), t(70)), (t(80), t(100))]
+    # a tail reaching into a gap covers it
+    assert plan_ranges(done, t(0), t(100), lookback=timedelta(minutes=25), size=day) == [(t(60), t(100))]
+    # a gap just before the tail stays its own range, so the tail's windows stay on the grid
+    holey = IntervalSet([(t(0), t(55)), (t(70), t(90))])
+    assert plan_ranges(holey, t(0), t(100), lookback=timedelta(minutes=25), size=day) == [
+        (t(55), t(60)),
+        (t(60), t(100)),
+    ]
+    # everything done and `end` fixed: only the tail is read
+    full = IntervalSet([(t(0), t(100))])
+    assert plan_ranges(full, t(0), t(100), lookback=timedelta(minutes=15), size=day) == [(t(80), t(100))]
+    # nothing done yet: nothing to look back on
+    assert plan_ranges(IntervalSet(), t(0), t(100), lookback=timedelta(minutes=15)) == [(t(0), t(100))]
+    # the tail is measured from the last done end inside [start, end), and clipped to it
+    assert plan_ranges(done, t(0), t(80), lookback=timedelta(minutes=5)) == [(t(60), t(70)), (t(75), t(80))]
+    with pytest.raises(ValueError, match="lookback"):
+        plan_ranges(done, t(0), t(100), lookback=timedelta(minutes=-1))
 
 
 def test_json_round_trip_and_adjacent_merge() -> None:

@@ -32,7 +32,7 @@ from plex_cognite.core.deadletters import DeadLetterStore, MemoryDeadLetterStore
 from plex_cognite.core.pipeline import AsyncBatchProcessor, CommittedBatch, prefetch
 from plex_cognite.core.results import DeadLetter, WriteResult
 from plex_cognite.core.state import StreamState
-from plex_cognite.core.windows import plan_windows
+from plex_cognite.core.windows import plan_ranges, plan_windows
 from plex_cognite.errors import CogniteWriteError, ValidationError
 from plex_cognite.typing import Pcn, Sink, Source, StateStore, TimeWindow, Transform
 
@@ -124,6 +124,8 @@ class ExtractorContext:
         start: History start for windowed streams (aware UTC).
         end: History end, exclusive (aware UTC); None means "now" at run time.
         window: History window length.
+        lookback: How much of the most recent completed history every run reads again, to pick up rows entered
+            late with a timestamp in a done window (0: none).
         batch_size: Items per sink write.
         concurrency: Concurrent sink writes per stream.
         commit_interval_s: Minimum seconds between state commits while a stream runs (always once at the end).
@@ -138,6 +140,7 @@ class ExtractorContext:
     start: datetime | None = None
     end: datetime | None = None
     window: timedelta = timedelta(days=1)
+    lookback: timedelta = timedelta(0)
     batch_size: int = 1000
     concurrency: int = 4
     commit_interval_s: float = 5.0
@@ -236,10 +239,19 @@ class Extractor(ABC):
         end = self.context.end or datetime.now(UTC)
         return self.context.start, end
 
-    def planned_windows(self, state: StreamState) -> list[TimeWindow]:
-        """The windows of `history_range()` not yet completed in `state`."""
+    def planned_ranges(self, state: StreamState) -> list[TimeWindow]:
+        """The parts of `history_range()` to read this run: the gaps in `state`, plus the lookback tail.
+
+        The tail (`context.lookback`, whole windows) re-reads the most recent completed history; see `plan_ranges`.
+        Windowed streams read these ranges window by window; with no lookback they are exactly the gaps.
+        """
         start, end = self.history_range()
-        return plan_windows(state.windows, start, end, self.context.window)
+        return plan_ranges(state.windows, start, end, lookback=self.context.lookback, size=self.context.window)
+
+    def planned_windows(self, state: StreamState) -> list[TimeWindow]:
+        """`planned_ranges` cut into windows of `context.window`, aligned to the history start."""
+        start, end = self.history_range()
+        return plan_windows(state.windows, start, end, self.context.window, lookback=self.context.lookback)
 
     def dead_letter(self, payload: object, reason: str, *, stream: str | None = None, error: str | None = None) -> None:
         """Record a rejected record (counted in the report through the dead-letter store)."""

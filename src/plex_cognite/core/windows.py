@@ -4,6 +4,10 @@ History endpoints are read in half-open windows `[start, end)`. Each window is r
 everything read from it was acknowledged by the sink; windows may complete in any order (concurrent reads, parallel
 backfill units), so completion is kept as a set of disjoint intervals that merges adjacent and overlapping ones, as
 Airbyte's concurrent cursor does. `gaps(start, end)` answers "what is still to do" after any crash.
+
+`plan_ranges` adds an optional *lookback*: the most recent `lookback` of already completed history is read again on
+every run, so rows Plex receives late with a timestamp inside a done window (back-dated production entries, corrected
+status logs) are still picked up.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from datetime import datetime, timedelta
 
 from plex_cognite.core._iso import format_utc, parse_utc
 
-__all__ = ["IntervalSet", "plan_windows"]
+__all__ = ["IntervalSet", "plan_ranges", "plan_windows"]
 
 
 def _check(start: datetime, end: datetime) -> None:
@@ -132,8 +136,76 @@ class IntervalSet:
         return result
 
 
-def plan_windows(done: IntervalSet, start: datetime, end: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:
-    """Cut what is not yet done in `[start, end)` into windows of at most `size`.
+def plan_ranges(
+    done: IntervalSet,
+    start: datetime,
+    end: datetime,
+    *,
+    lookback: timedelta = timedelta(0),
+    size: timedelta | None = None,
+) -> list[tuple[datetime, datetime]]:
+    """The parts of `[start, end)` to read in this run: every gap, plus the lookback tail of completed history.
+
+    The lookback tail is the completed history overlapping `[last_done_end - lookback, last_done_end)`, where
+    `last_done_end` is the end of the latest completed interval within `[start, end)`. With `size`, the tail starts
+    on the window grid `start + k * size`, so whole completed windows are read again (never part of one: datapoint
+    sums per millisecond are then recomputed from every entry of that window). The tail is its own range, running to
+    `end` (the gaps after it are read anyway), and is never merged with a gap just before it, so its windows stay on
+    the grid. With `lookback == 0` the result is exactly `done.gaps(start, end)`.
+
+    Args:
+        done: Completed intervals.
+        start: History start (aware UTC).
+        end: History end, exclusive (aware UTC).
+        lookback: How much of the most recent completed history to read again (>= 0).
+        size: Window length for aligning the tail (> 0), or None for no alignment.
+
+    Returns:
+        Disjoint half-open ranges in time order, all within `[start, end)`.
+
+    Raises:
+        ValueError: On a negative `lookback` or a non-positive `size`.
+    """
+    if lookback < timedelta(0):
+        raise ValueError(f"lookback must be >= 0, got {lookback}")
+    if size is not None and size <= timedelta(0):
+        raise ValueError(f"window size must be positive, got {size}")
+    gaps = done.gaps(start, end)
+    if lookback == timedelta(0) or start >= end:
+        return gaps
+    last_done_end = _last_done_end(done, start, end)
+    if last_done_end is None:
+        return gaps
+    tail_start = max(start, last_done_end - lookback)
+    if size is not None:
+        tail_start = start + ((tail_start - start) // size) * size
+    # Everything in [tail_start, last_done_end) is either done (read again) or a gap (read anyway), and the gaps
+    # continue to `end` after `last_done_end`: so the plan is the gaps before the tail plus one range to `end`.
+    ranges = done.gaps(start, tail_start) if start < tail_start else []
+    ranges.append((tail_start, end))
+    return ranges
+
+
+def _last_done_end(done: IntervalSet, start: datetime, end: datetime) -> datetime | None:
+    """The end of the latest completed interval overlapping `[start, end)`, clipped to `end`; None when none."""
+    latest: datetime | None = None
+    for s, e in done:
+        if s >= end:
+            break
+        if e > start:
+            latest = min(e, end)
+    return latest
+
+
+def plan_windows(
+    done: IntervalSet,
+    start: datetime,
+    end: datetime,
+    size: timedelta,
+    *,
+    lookback: timedelta = timedelta(0),
+) -> list[tuple[datetime, datetime]]:
+    """Cut what is to be read in `[start, end)` into windows of at most `size`.
 
     Windows are aligned to `start + k * size` so that re-planning after a partial run produces the same
     boundaries (and therefore the same requests) as the first plan.
@@ -143,6 +215,7 @@ def plan_windows(done: IntervalSet, start: datetime, end: datetime, size: timede
         start: History start (aware UTC).
         end: History end, exclusive (aware UTC).
         size: Window length (> 0).
+        lookback: Also read again the most recent `lookback` of completed history (see `plan_ranges`).
 
     Returns:
         Half-open windows in time order.
@@ -150,7 +223,7 @@ def plan_windows(done: IntervalSet, start: datetime, end: datetime, size: timede
     if size <= timedelta(0):
         raise ValueError(f"window size must be positive, got {size}")
     windows: list[tuple[datetime, datetime]] = []
-    for gap_start, gap_end in done.gaps(start, end):
+    for gap_start, gap_end in plan_ranges(done, start, end, lookback=lookback, size=size):
         steps = (gap_start - start) // size
         cursor = gap_start
         boundary = start + (steps + 1) * size

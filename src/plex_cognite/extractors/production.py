@@ -83,7 +83,7 @@ class ProductionExtractor(Extractor):
         return QuantitySums(series_of)
 
     async def extract(self, state: StreamState, report: StreamReport) -> None:
-        """Upsert the series, then write every window not yet done."""
+        """Upsert the series, then write every window not yet done (plus the lookback tail, summed per window)."""
         series_of: dict[str, str] = {}
 
         async def series() -> AsyncIterator[Sequence[TimeSeriesItem]]:
@@ -115,9 +115,8 @@ class ProductionExtractor(Extractor):
     async def _chunks(
         self, state: StreamState, report: StreamReport, series_of: dict[str, str]
     ) -> AsyncIterator[Chunk[DatapointsItem]]:
-        start, end = self.history_range()
         sums = self.window_sums(series_of)
-        for gap_start, gap_end in state.windows.gaps(start, end):
+        for gap_start, gap_end in self.planned_ranges(state):
             async for batch in self.entries(gap_start, gap_end):
                 for entry in self.map_records(batch.records, _checked, report):
                     sums.add(entry)

@@ -51,13 +51,12 @@ class WorkcenterStatusExtractor(Extractor):
         return self._transform(entry, self.mapping)
 
     async def extract(self, state: StreamState, report: StreamReport) -> None:
-        """Retry deferred events, then read and write every window not yet done."""
+        """Retry deferred events, then read and write every window not yet done (plus the lookback tail)."""
         await self.retry_deferred(self.sink, state, report)
         await self.write_windows(self._chunks(state, report), self.sink, state, report)
 
     async def _chunks(self, state: StreamState, report: StreamReport) -> AsyncIterator[Chunk[EventItem]]:
-        start, end = self.history_range()
-        for gap_start, gap_end in state.windows.gaps(start, end):
+        for gap_start, gap_end in self.planned_ranges(state):
             async for batch in self.plex.iter_workcenter_status_windows(
                 self.pcn, gap_start, gap_end, self.context.window
             ):
