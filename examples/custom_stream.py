@@ -17,8 +17,8 @@ from pathlib import Path
 
 from plex_cognite.cdf.items import RawRowItem
 from plex_cognite.cdf.sinks import RawSink
+from plex_cognite.cli.demo import demo_settings
 from plex_cognite.core.extractor import Extractor, ExtractorContext, StreamExtractor
-from plex_cognite.demo import demo_settings
 from plex_cognite.plex.client import AsyncPlexClient
 from plex_cognite.plex.models import Container
 from plex_cognite.runner import RunResources, run_extractors_sync

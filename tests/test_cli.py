@@ -126,7 +126,7 @@ def test_unknown_demo_size_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
 def test_progress_printer_prints_every_stream_after_the_interval() -> None:
     import io
 
-    from plex_cognite.cli import ProgressPrinter
+    from plex_cognite.cli.main import ProgressPrinter
     from plex_cognite.core.extractor import StreamReport
 
     out = io.StringIO()

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from cognite.client import AsyncCogniteClient
 
-from plex_cognite._distributed_ledger import Ledger, LocalLedger, RawLedger, RedisLedger, completion_record
 from plex_cognite.distributed import WorkUnit
+from plex_cognite.distributed._ledger import Ledger, LocalLedger, RawLedger, RedisLedger, completion_record
 from plex_cognite.errors import StateError
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)

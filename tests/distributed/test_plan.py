@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from plex_cognite._distributed_ledger import LocalLedger, completion_record
 from plex_cognite.config import ExtractorSettings
 from plex_cognite.core.state import LocalStateStore, StreamState
 from plex_cognite.core.sync import run_sync
 from plex_cognite.distributed import WINDOWED_STREAMS, WorkUnit, plan_backfill
+from plex_cognite.distributed._ledger import LocalLedger, completion_record
 from plex_cognite.errors import ConfigurationError
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)

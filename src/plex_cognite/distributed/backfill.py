@@ -35,8 +35,10 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExec
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from plex_cognite._distributed_ledger import ledger_location, open_ledger
-from plex_cognite._distributed_model import (
+from plex_cognite.core.sync import run_sync
+from plex_cognite.core.windows import IntervalSet, plan_windows
+from plex_cognite.distributed._ledger import ledger_location, open_ledger
+from plex_cognite.distributed._model import (
     SNAPSHOT_STREAMS,
     WINDOWED_STREAMS,
     BackfillReport,
@@ -44,9 +46,7 @@ from plex_cognite._distributed_model import (
     UnitStatus,
     WorkUnit,
 )
-from plex_cognite._distributed_run import execute_unit
-from plex_cognite.core.sync import run_sync
-from plex_cognite.core.windows import IntervalSet, plan_windows
+from plex_cognite.distributed._run import execute_unit
 from plex_cognite.errors import ConfigurationError
 from plex_cognite.observability.logs import get_logger
 

@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args.config, once=args.once, verbose=verbose)
         if args.command == "check":
             return _cmd_check(args.config, verbose=verbose)
-        from plex_cognite.demo import run_demo
+        from plex_cognite.cli.demo import run_demo
 
         _configure_logging("DEBUG" if verbose else "ERROR")
         return run_demo(size=args.size, seed=args.seed, pcn=args.pcn, out=sys.stdout)

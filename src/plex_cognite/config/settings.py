@@ -27,7 +27,7 @@ from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic import model_validator as _model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
-from plex_cognite._config_types import (
+from plex_cognite.config._types import (
     HttpUrlStr,
     NonNegativeDuration,
     PcnList,
@@ -362,7 +362,7 @@ class ExtractorSettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Order the sources: overrides, environment, `.env`, then the YAML file being loaded (if any)."""
-        from plex_cognite._config_loader import YamlSource
+        from plex_cognite.config._loader import YamlSource
 
         return (init_settings, env_settings, dotenv_settings, YamlSource(settings_cls))
 
@@ -387,6 +387,6 @@ def load_settings(
         ConfigurationError: The file is missing or malformed, a `${VAR}` is unset, or a setting is invalid. The
             message names the YAML path of each problem (one per line) and the fix.
     """
-    from plex_cognite._config_loader import load
+    from plex_cognite.config._loader import load
 
     return load(ExtractorSettings, path, env_file=env_file, overrides=overrides)

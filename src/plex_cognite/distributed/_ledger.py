@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from plex_cognite._distributed_model import WorkUnit
 from plex_cognite.core._files import atomic_write, read_json
 from plex_cognite.core._iso import format_utc
+from plex_cognite.distributed._model import WorkUnit
 from plex_cognite.errors import StateError
 from plex_cognite.typing import JSONValue
 

@@ -104,7 +104,7 @@ def run_demo(size: str = "small", *, seed: int = 0, pcn: str = "340884", out: Te
     Returns:
         0 when the extraction succeeded and CDF matches the plant, 1 otherwise.
     """
-    from plex_cognite.cli import ProgressPrinter
+    from plex_cognite.cli.main import ProgressPrinter
     from plex_cognite.runner import run_extractors_sync
     from plex_cognite.testing.fake_cdf import FakeCDF
     from plex_cognite.testing.fake_plex import FakePlex

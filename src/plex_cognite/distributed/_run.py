@@ -13,9 +13,9 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from plex_cognite._distributed_ledger import Ledger, completion_record, open_ledger
-from plex_cognite._distributed_model import WINDOWED_STREAMS, UnitResult, WorkUnit
 from plex_cognite.core.state import MemoryStateStore
+from plex_cognite.distributed._ledger import Ledger, completion_record, open_ledger
+from plex_cognite.distributed._model import WINDOWED_STREAMS, UnitResult, WorkUnit
 from plex_cognite.errors import one_line
 from plex_cognite.observability.logs import bind_context, get_logger
 from plex_cognite.typing import JSONValue, RateLimiter

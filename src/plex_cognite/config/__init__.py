@@ -1,0 +1,40 @@
+"""Typed settings for plex-cognite, loaded from YAML, environment variables and `.env`.
+
+See `plex_cognite.config.settings` for the models and `load_settings` for the loading rules.
+"""
+
+from plex_cognite.config.settings import (
+    KNOWN_STREAMS,
+    BreakerSettings,
+    CacheSettings,
+    CogniteSettings,
+    DataSourceSettings,
+    DeadLetterSettings,
+    ExtractionSettings,
+    ExtractorSettings,
+    LoggingSettings,
+    MetricsSettings,
+    PlexSettings,
+    RetrySettings,
+    StateSettings,
+    StreamName,
+    load_settings,
+)
+
+__all__ = [
+    "KNOWN_STREAMS",
+    "BreakerSettings",
+    "CacheSettings",
+    "CogniteSettings",
+    "DataSourceSettings",
+    "DeadLetterSettings",
+    "ExtractionSettings",
+    "ExtractorSettings",
+    "LoggingSettings",
+    "MetricsSettings",
+    "PlexSettings",
+    "RetrySettings",
+    "StateSettings",
+    "StreamName",
+    "load_settings",
+]
