@@ -1,8 +1,9 @@
 """A custom stream: Plex on-hand containers into a CDF RAW table, next to the built-in streams.
 
-It composes a `Source` (Plex containers), a `Transform` (container -> RAW row, a plain function) and a `Sink`
-(`RawSink`) with `StreamExtractor`, and hands it to `run_extractors` as an extra extractor. State, change detection
-(a re-run writes nothing) and the run report come for free.
+`ContainersExtractor` subclasses `AsyncBaseExtractor`, as every built-in extractor does: it reads through
+`self.plex` (the Plex client bound to its PCN), maps with a plain function, and writes through `self.sinks.raw`
+(a RAW table named after the stream, in `cdf.raw_database`). State, change detection (a re-run writes nothing),
+dead letters and the run report come with the base class.
 
 Runs as is against the built-in fakes:
 
@@ -11,61 +12,49 @@ Runs as is against the built-in fakes:
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
-from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
-from plex_cognite.cdf.items import RawRowItem
-from plex_cognite.cdf.sinks import RawSink
+from plex_cognite import AsyncBaseExtractor, RawRowItem, run_extractors_sync
 from plex_cognite.cli.demo import demo_settings
-from plex_cognite.core.extractor import Extractor, ExtractorContext, StreamExtractor
-from plex_cognite.plex.client import AsyncPlexClient
 from plex_cognite.plex.models import Container
-from plex_cognite.runner import RunResources, run_extractors_sync
-from plex_cognite.testing.fake_cdf import FakeCDF
-from plex_cognite.testing.fake_plex import FakePlex
-from plex_cognite.testing.plant import SimulatedPlant
-from plex_cognite.typing import TimeWindow
+from plex_cognite.testing import FakeCDF, FakePlex, SimulatedPlant
 
 
-class ContainerSource:
-    """A `Source`: every on-hand container of one PCN, in batches."""
-
-    def __init__(self, plex: AsyncPlexClient, pcn: str) -> None:
-        self.plex = plex
-        self.pcn = pcn
-
-    async def read(self, window: TimeWindow | None = None) -> AsyncIterator[Sequence[Container]]:
-        async for batch in self.plex.iter_containers(self.pcn):
-            yield batch
+def container_row(container: Container) -> RawRowItem:
+    """One container -> one RAW row keyed by serial number (a pure function: easy to test)."""
+    return RawRowItem(container.serial_no, container.model_dump(mode="json", by_alias=True, exclude_none=True))
 
 
-def container_row(container: Container) -> list[RawRowItem]:
-    """A `Transform`: one container -> one RAW row keyed by serial number."""
-    return [RawRowItem(container.serial_no, container.model_dump(mode="json", by_alias=True, exclude_none=True))]
+class ContainersExtractor(AsyncBaseExtractor):
+    """Every on-hand container of the PCN as a row of the RAW table `containers`."""
 
+    stream = "containers"
+    needs_assets = False  # RAW rows link to nothing: no need to wait for master data
 
-def containers(context: ExtractorContext, resources: RunResources) -> Extractor:
-    """The factory the runner calls once per PCN."""
-    return StreamExtractor(
-        context,
-        stream="containers",
-        source=ContainerSource(resources.plex, context.pcn),
-        transform=container_row,
-        sink=RawSink(resources.cdf, "plex", "containers"),
-        needs_assets=False,
-    )
+    async def extract(self) -> None:
+        async for containers in self.plex.iter_containers():
+            await self.sinks.raw.put(self.map_records(containers, container_row))
 
 
 def main() -> None:
     plant = SimulatedPlant(seed=0)
     with FakePlex(plant) as plex, FakeCDF() as cdf, tempfile.TemporaryDirectory() as tmp:
         settings = demo_settings(plex.base_url, cdf, plant, Path(tmp), streams=["master_data"])
-        first = run_extractors_sync(settings, extra_extractors=[containers])
+
+        # Beside the built-ins, in one run:
+        first = run_extractors_sync(settings, extra_extractors=[ContainersExtractor])
         print(first.format_table())
         print(f"RAW plex/containers now has {len(cdf.raw_rows('plex', 'containers'))} rows")
-        second = run_extractors_sync(settings, extra_extractors=[containers])
-        print(f"second run wrote {second.total('written')} items with {second.total('requests')} requests")
+
+        # Standalone, one PCN: nothing changed, so nothing is written.
+        async def standalone() -> None:
+            async with ContainersExtractor.from_settings(settings, pcn=plant.pcn) as extractor:
+                report = await extractor.run()
+            print(f"standalone re-run: {report.written} written, {report.unchanged} unchanged")
+
+        asyncio.run(standalone())
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ from plex_cognite.errors import (
     ConfigurationError,
     ErrorCategory,
     PlexAPIError,
+    RecordValidationError,
     StateError,
-    ValidationError,
     classify,
     parse_retry_after,
 )
@@ -99,7 +99,7 @@ def test_cognite_sdk_exceptions() -> None:
 
 
 def test_own_errors() -> None:
-    assert classify(ValidationError("bad row")).category is ErrorCategory.SKIPPABLE
+    assert classify(RecordValidationError("bad row")).category is ErrorCategory.SKIPPABLE
     assert classify(ConfigurationError("bad", field="plex.pcns")).category is ErrorCategory.FATAL
     assert classify(StateError("corrupt")).category is ErrorCategory.FATAL
     assert classify(PlexAPIError(429, "slow down", retry_after=3)).retry_after == 3

@@ -12,9 +12,9 @@ EXPECTED = {
     "DeadLetterSettings", "CacheSettings", "MetricsSettings", "LoggingSettings",
     # errors
     "PlexCogniteError", "ConfigurationError", "SourceError", "PlexAPIError", "SinkError", "CogniteWriteError",
-    "ValidationError", "StateError", "ErrorCategory", "classify",
+    "RecordValidationError", "StateError", "ErrorCategory", "classify",
     # resilience
-    "RetryPolicy", "with_retry", "CircuitBreaker", "CircuitOpenError", "BreakerState", "TokenBucketRateLimiter",
+    "RetryPolicy", "with_retry", "CircuitBreaker", "CircuitOpenError", "TokenBucketRateLimiter",
     "ErrorAggregator", "resilient_call",
     # caches
     "MemoryCache", "RedisCache", "TieredCache", "build_cache",
@@ -23,12 +23,13 @@ EXPECTED = {
     "TimeSeriesItem", "DatapointsItem", "RawRowItem", "AssetSink", "EventSink", "TimeSeriesSink", "DatapointsSink",
     "RawSink", "build_cognite_client", "build_async_cognite_client", "ExternalIdScheme",
     # Plex side
-    "AsyncPlexClient", "DataSourceClient", "WindowBatch", "Building", "Workcenter", "Part", "Job", "JobOperation",
+    "AsyncPlexClient", "PcnPlexClient", "DataSourceClient", "Building", "Workcenter", "Part", "Job", "JobOperation",
     "ProductionEntry", "ScrapEntry", "WorkcenterStatusEntry", "WorkcenterStatus", "Container",
-    # pipeline, state, extractors, runner
-    "AsyncBatchProcessor", "WriteResult", "ItemFailure", "DeadLetter", "Extractor", "ExtractorContext",
-    "StreamExtractor", "StreamReport", "RunReport", "run_extractors", "run_extractors_sync", "LocalStateStore",
-    "RawStateStore", "RedisStateStore", "MemoryStateStore", "StreamState", "IntervalSet", "DeadLetterStore",
+    # the extractor model: contracts, base classes, state, runner
+    "KeyedItem", "WriteResult", "ItemFailure", "DeadLetter", "AsyncBaseExtractor", "BaseExtractor", "BoundSink",
+    "ExtractorContext", "ExtractorResources", "StreamExtractor", "StreamReport", "RunReport", "run_extractors",
+    "run_extractors_sync", "LocalStateStore", "RawStateStore", "RedisStateStore", "MemoryStateStore", "StreamState",
+    "DeadLetterStore",
     "LocalDeadLetterStore", "RawDeadLetterStore", "MasterDataExtractor", "JobsExtractor", "ProductionExtractor",
     "ScrapExtractor", "WorkcenterStatusExtractor", "MappingContext",
     # observability
@@ -56,9 +57,18 @@ def test_version_matches_the_installed_distribution() -> None:
 def test_typing_module_exports_the_protocols() -> None:
     import plex_cognite.typing as public_typing
 
-    assert {"Source", "Sink", "Transform", "StateStore", "CacheBackend", "RateLimiter", "BreakerListener"} <= set(
-        public_typing.__all__
-    )
+    assert {
+        "Source",
+        "Sink",
+        "KeyedItem",
+        "WriteResult",
+        "ItemFailure",
+        "Transform",
+        "StateStore",
+        "CacheBackend",
+        "RateLimiter",
+        "BreakerListener",
+    } <= set(public_typing.__all__)
 
 
 def test_testing_module_exports_the_fakes() -> None:

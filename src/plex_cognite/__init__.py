@@ -38,12 +38,12 @@ from plex_cognite.config import (
     StateSettings,
     load_settings,
 )
+from plex_cognite.core.bound_sink import BoundSink
+from plex_cognite.core.context import ExtractorContext
 from plex_cognite.core.deadletters import DeadLetterStore, LocalDeadLetterStore, RawDeadLetterStore
-from plex_cognite.core.extractor import Extractor, ExtractorContext, StreamExtractor, StreamReport
-from plex_cognite.core.pipeline import AsyncBatchProcessor
-from plex_cognite.core.results import DeadLetter, ItemFailure, WriteResult
+from plex_cognite.core.extractor import BaseExtractor, StreamExtractor
+from plex_cognite.core.report import StreamReport
 from plex_cognite.core.state import LocalStateStore, MemoryStateStore, RawStateStore, RedisStateStore, StreamState
-from plex_cognite.core.windows import IntervalSet
 from plex_cognite.distributed import BackfillReport, WorkUnit, plan_backfill, run_backfill
 from plex_cognite.errors import (
     CogniteWriteError,
@@ -51,13 +51,15 @@ from plex_cognite.errors import (
     ErrorCategory,
     PlexAPIError,
     PlexCogniteError,
+    RecordValidationError,
     SinkError,
     SourceError,
     StateError,
-    ValidationError,
     classify,
 )
 from plex_cognite.extractors import (
+    AsyncBaseExtractor,
+    ExtractorResources,
     JobsExtractor,
     MappingContext,
     MasterDataExtractor,
@@ -82,13 +84,12 @@ from plex_cognite.plex import (
     Part,
     ProductionEntry,
     ScrapEntry,
-    WindowBatch,
     Workcenter,
     WorkcenterStatus,
     WorkcenterStatusEntry,
 )
+from plex_cognite.plex.pcn_client import PcnPlexClient
 from plex_cognite.resilience import (
-    BreakerState,
     CircuitBreaker,
     CircuitOpenError,
     ErrorAggregator,
@@ -99,6 +100,7 @@ from plex_cognite.resilience import (
     with_retry,
 )
 from plex_cognite.runner import RunReport, run_extractors, run_extractors_sync
+from plex_cognite.typing import DeadLetter, ItemFailure, KeyedItem, WriteResult
 
 __version__ = "0.1.0"
 
@@ -107,10 +109,11 @@ __all__ = [
     "AssetItem",
     "AssetSink",
     "AssetsNotFoundError",
-    "AsyncBatchProcessor",
+    "AsyncBaseExtractor",
     "AsyncPlexClient",
     "BackfillReport",
-    "BreakerState",
+    "BaseExtractor",
+    "BoundSink",
     "Building",
     "CacheSettings",
     "CircuitBreaker",
@@ -132,15 +135,15 @@ __all__ = [
     "EventSink",
     "ExternalIdScheme",
     "ExtractionSettings",
-    "Extractor",
     "ExtractorContext",
     "ExtractorMetrics",
+    "ExtractorResources",
     "ExtractorSettings",
-    "IntervalSet",
     "ItemFailure",
     "Job",
     "JobOperation",
     "JobsExtractor",
+    "KeyedItem",
     "LocalDeadLetterStore",
     "LocalStateStore",
     "LoggingSettings",
@@ -150,6 +153,7 @@ __all__ = [
     "MemoryStateStore",
     "MetricsSettings",
     "Part",
+    "PcnPlexClient",
     "PlexAPIError",
     "PlexCogniteError",
     "PlexSettings",
@@ -159,6 +163,7 @@ __all__ = [
     "RawRowItem",
     "RawSink",
     "RawStateStore",
+    "RecordValidationError",
     "RedisCache",
     "RedisStateStore",
     "RedisTokenBucketRateLimiter",
@@ -177,8 +182,6 @@ __all__ = [
     "TimeSeriesItem",
     "TimeSeriesSink",
     "TokenBucketRateLimiter",
-    "ValidationError",
-    "WindowBatch",
     "WorkUnit",
     "Workcenter",
     "WorkcenterStatus",

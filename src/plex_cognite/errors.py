@@ -8,7 +8,7 @@ Hierarchy::
     │   └── PlexAPIError            an HTTP answer from Plex (status, code, message, request id)
     ├── SinkError                   writing to CDF failed
     │   └── CogniteWriteError       a CDF write that could not be completed
-    ├── ValidationError             one record failed validation (becomes a dead letter)
+    ├── RecordValidationError             one record failed validation (becomes a dead letter)
     └── StateError                  the state store is unreadable or could not be committed
 
 `classify(exc)` maps any exception the library meets to an `ErrorCategory`:
@@ -18,7 +18,7 @@ Hierarchy::
 | RATE_LIMITED | HTTP 429 (Plex or CDF), a Plex 403 whose message mentions a quota         | wait, retry      |
 | RETRYABLE    | HTTP 408/425/500/502/503/504, connection errors, timeouts, protocol errors | back off, retry  |
 |              | and an open circuit breaker's `CircuitOpenError` (retry after its retry_in) |                  |
-| SKIPPABLE    | `ValidationError` (one bad record)                                       | dead-letter it   |
+| SKIPPABLE    | `RecordValidationError` (one bad record)                                       | dead-letter it   |
 | FATAL        | other 4xx (400, 401, 403, 404, 409, 422), configuration and state errors  | stop, report     |
 
 It understands httpx errors, cognite-sdk 8 exceptions (`CogniteAPIError` and subclasses, `CogniteHTTPStatusError`,
@@ -44,10 +44,10 @@ __all__ = [
     "ErrorCategory",
     "PlexAPIError",
     "PlexCogniteError",
+    "RecordValidationError",
     "SinkError",
     "SourceError",
     "StateError",
-    "ValidationError",
     "classify",
     "one_line",
     "parse_retry_after",
@@ -148,7 +148,7 @@ class CogniteWriteError(SinkError):
         self.external_ids = external_ids or []
 
 
-class ValidationError(PlexCogniteError):
+class RecordValidationError(PlexCogniteError):
     """One record failed validation or mapping; it becomes a dead letter.
 
     Attributes:
@@ -160,6 +160,10 @@ class ValidationError(PlexCogniteError):
         super().__init__(reason)
         self.reason = reason
         self.payload = payload
+
+
+#: Deprecated name of `RecordValidationError` (it shadowed pydantic's `ValidationError`); kept for old imports.
+ValidationError = RecordValidationError
 
 
 class StateError(PlexCogniteError):
@@ -256,7 +260,7 @@ def classify(exc: BaseException) -> Classification:
     from plex_cognite.resilience.breaker import CircuitOpenError
 
     match exc:
-        case ValidationError():
+        case RecordValidationError():
             return Classification(ErrorCategory.SKIPPABLE)
         case CircuitOpenError():
             return Classification(ErrorCategory.RETRYABLE, exc.retry_in)

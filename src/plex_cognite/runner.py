@@ -5,9 +5,12 @@ Structure (one `asyncio.TaskGroup` per level, so nothing outlives the run):
     run  -- PCN 1 -- master_data, then (jobs | production | scrap | workcenter_status | your streams) concurrently
          -- PCN 2 -- ...
 
-Master data always runs before the streams that link to its assets. A stream that fails is reported (one line in
-its `StreamReport.error`) and does not stop its siblings; streams that need assets are skipped for a PCN whose
-master data failed. `RunReport.ok` tells whether everything succeeded.
+Streams whose items link to no assets (`needs_assets = False`, such as master data) run before the others. A stream
+that fails is reported (one line in its `StreamReport.error`) and does not stop its siblings; streams that need
+assets are skipped for a PCN whose asset streams failed. `RunReport.ok` tells whether everything succeeded.
+
+The streams are the names in `extraction.streams`: built-ins, or extractors installed packages register under the
+entry-point group `plex_cognite.extractors`; `extractors=[MyExtractor]` runs extractor classes directly.
 
 `run_extractors_sync(settings)` is the same for scripts and notebooks (it works inside Jupyter's running loop).
 """
@@ -21,56 +24,42 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from plex_cognite.cdf.ids import ExternalIdScheme
-from plex_cognite.core.deadletters import DeadLetterStore, LocalDeadLetterStore, RawDeadLetterStore
-from plex_cognite.core.extractor import Extractor, ExtractorContext, StreamReport
-from plex_cognite.core.state import LocalStateStore, RawStateStore, RedisStateStore
+from plex_cognite.core.deadletters import DeadLetterStore
+from plex_cognite.core.extractor import BaseExtractor
+from plex_cognite.core.report import StreamReport
 from plex_cognite.core.sync import run_sync
-from plex_cognite.errors import ConfigurationError, PlexCogniteError, one_line
+from plex_cognite.errors import PlexCogniteError, one_line
+from plex_cognite.extractors.registry import ExtractorFactory, load_extractor
+from plex_cognite.extractors.resources import (
+    ExtractorResources,
+    build_dead_letter_store,
+    build_state_store,
+    context_for,
+    open_resources,
+)
 from plex_cognite.observability.logs import bind_context, get_logger, new_run_id
 from plex_cognite.typing import RateLimiter, StateStore
 
 if TYPE_CHECKING:
     from cognite.client import AsyncCogniteClient
 
-    from plex_cognite.cdf.resolver import AssetIDResolver
-    from plex_cognite.cdf.sinks import AssetSink, DatapointsSink, EventSink, TimeSeriesSink
     from plex_cognite.config import ExtractorSettings
     from plex_cognite.observability.metrics import ExtractorMetrics
-    from plex_cognite.plex.client import AsyncPlexClient
 
-__all__ = ["RunReport", "RunResources", "build_state_store", "run_extractors", "run_extractors_sync"]
+__all__ = [
+    "ExtractorFactory",
+    "RunReport",
+    "RunResources",
+    "build_dead_letter_store",
+    "build_state_store",
+    "run_extractors",
+    "run_extractors_sync",
+]
 
 _log = get_logger(__name__)
 
-
-@dataclass
-class RunResources:
-    """The shared clients and sinks of one run; extractor factories build their extractors from these.
-
-    Attributes:
-        settings: The run's settings.
-        plex: The open Plex client.
-        cdf: The CDF client.
-        resolver: The asset id resolver (shared by every sink).
-        assets: Asset sink.
-        events: Event sink.
-        timeseries: Time series sink.
-        datapoints: Datapoints sink.
-    """
-
-    settings: ExtractorSettings
-    plex: AsyncPlexClient
-    cdf: AsyncCogniteClient
-    resolver: AssetIDResolver[Any]
-    assets: AssetSink
-    events: EventSink
-    timeseries: TimeSeriesSink
-    datapoints: DatapointsSink
-
-
-#: Builds one extractor for a PCN (its context) from the run's shared resources.
-ExtractorFactory = Callable[[ExtractorContext, RunResources], Extractor]
+#: The former name of `ExtractorResources`.
+RunResources = ExtractorResources
 
 
 @dataclass
@@ -123,50 +112,6 @@ class RunReport:
             raise PlexCogniteError("; ".join(self.errors))
 
 
-def build_state_store(settings: ExtractorSettings, cdf: AsyncCogniteClient | None = None) -> StateStore:
-    """The state store `settings.state` describes.
-
-    Raises:
-        ConfigurationError: For the RAW backend without a CDF client.
-    """
-    state = settings.state
-    if state.backend == "local":
-        return LocalStateStore(state.path)
-    if state.backend == "raw":
-        if cdf is None:
-            raise ConfigurationError("the raw state backend needs a CDF client", field="state.backend")
-        return RawStateStore(cdf, state.raw_db, state.raw_table)
-    assert state.redis_url is not None  # validated by StateSettings
-    return RedisStateStore(state.redis_url)
-
-
-def build_dead_letter_store(settings: ExtractorSettings, cdf: AsyncCogniteClient) -> DeadLetterStore:
-    """The dead-letter store `settings.dead_letters` describes (strict per `extraction.strict`)."""
-    config = settings.dead_letters
-    strict = settings.extraction.strict
-    if config.backend == "raw":
-        return RawDeadLetterStore(cdf, config.raw_db, config.raw_table, strict=strict)
-    return LocalDeadLetterStore(config.path, strict=strict)
-
-
-def default_factories(streams: Sequence[str]) -> list[ExtractorFactory]:
-    """Factories of the built-in extractors for the configured stream names, master data first."""
-    from plex_cognite.extractors.jobs import JobsExtractor
-    from plex_cognite.extractors.master_data import MasterDataExtractor
-    from plex_cognite.extractors.production import ProductionExtractor, ScrapExtractor
-    from plex_cognite.extractors.workcenter_status import WorkcenterStatusExtractor
-
-    known: dict[str, ExtractorFactory] = {
-        "master_data": lambda ctx, res: MasterDataExtractor(ctx, res.plex, res.assets),
-        "jobs": lambda ctx, res: JobsExtractor(ctx, res.plex, res.events),
-        "production": lambda ctx, res: ProductionExtractor(ctx, res.plex, res.timeseries, res.datapoints),
-        "scrap": lambda ctx, res: ScrapExtractor(ctx, res.plex, res.timeseries, res.datapoints),
-        "workcenter_status": lambda ctx, res: WorkcenterStatusExtractor(ctx, res.plex, res.events),
-    }
-    ordered = sorted(streams, key=lambda name: name != "master_data")
-    return [known[name] for name in ordered if name in known]
-
-
 async def run_extractors(
     settings: ExtractorSettings,
     *,
@@ -184,8 +129,9 @@ async def run_extractors(
 
     Args:
         settings: Validated settings (`load_settings(...)`).
-        extractors: Factories to run instead of the configured built-in streams.
-        extra_extractors: Factories run in addition (your own streams; they run after master data).
+        extractors: Extractor classes (or factories taking `(context, resources)`) to run instead of the streams
+            in `extraction.streams`.
+        extra_extractors: Extractors run in addition to the configured streams.
         state_store: Override the store `settings.state` describes.
         dead_letters: Override the store `settings.dead_letters` describes.
         cognite_client: An `AsyncCogniteClient` to use instead of one built from `settings.cdf`.
@@ -199,57 +145,37 @@ async def run_extractors(
         The run report; check `report.ok` (failed streams are reported, not raised).
 
     Raises:
-        ConfigurationError: When settings cannot work (for example an unknown data set).
+        ConfigurationError: When settings cannot work (for example an unknown data set or stream name).
         StateError: When the state store cannot be opened.
     """
-    from plex_cognite.cache.factory import build_cache
-    from plex_cognite.cdf.client import build_async_cognite_client
-    from plex_cognite.cdf.resolver import AssetIDResolver
-    from plex_cognite.cdf.sinks import AssetSink, DatapointsSink, EventSink, TimeSeriesSink
-    from plex_cognite.plex.client import AsyncPlexClient
-
     report = RunReport(run_id or new_run_id())
     started = time.monotonic()
-    cdf = cognite_client if cognite_client is not None else build_async_cognite_client(settings.cdf)
-    store = state_store if state_store is not None else build_state_store(settings, cdf)
-    letters = dead_letters if dead_letters is not None else build_dead_letter_store(settings, cdf)
-    factories = list(extractors) if extractors is not None else default_factories(settings.extraction.streams)
+    if extractors is not None:
+        factories = list(extractors)
+    else:
+        factories = [load_extractor(name) for name in settings.extraction.streams]
     factories += list(extra_extractors)
     extraction = settings.extraction
+    run_end = extraction.end or datetime.now(UTC)
     with bind_context(run_id=report.run_id):
         _log.info("run starting", pcns=list(settings.plex.pcns), streams=list(extraction.streams))
         try:
-            data_set_id = await _data_set_id(settings, cdf)
-            resolver = AssetIDResolver(cdf, build_cache(settings.cache, namespace=settings.cdf.project))
-            write = settings.cdf.write_concurrency
-            policy = extraction.on_missing_asset
-            sink_options: dict[str, Any] = {"data_set_id": data_set_id, "concurrency": write, "metrics": metrics}
-            plex_client = AsyncPlexClient(
-                settings.plex,
-                rate_limiter=rate_limiter,
-                on_dead_letter=letters.add,
-                strict=extraction.strict,
+            async with open_resources(
+                settings,
+                cognite_client=cognite_client,
+                state_store=state_store,
+                dead_letters=dead_letters,
                 metrics=metrics,
-            )
-            async with plex_client as plex:
-                resources = RunResources(
-                    settings=settings,
-                    plex=plex,
-                    cdf=cdf,
-                    resolver=resolver,
-                    assets=AssetSink(cdf, resolver=resolver, **sink_options),
-                    events=EventSink(cdf, resolver=resolver, on_missing_asset=policy, **sink_options),
-                    timeseries=TimeSeriesSink(cdf, resolver=resolver, on_missing_asset=policy, **sink_options),
-                    datapoints=DatapointsSink(cdf, concurrency=write, metrics=metrics),
-                )
-                ids = ExternalIdScheme(extraction.external_id_prefix)
-                await _run_all(
-                    settings, resources, factories, store, letters, ids, data_set_id, on_progress, report, metrics
-                )
+                rate_limiter=rate_limiter,
+            ) as resources:
+                try:
+                    async with asyncio.TaskGroup() as group:
+                        for pcn in settings.plex.pcns:
+                            context = context_for(resources, pcn, end=run_end, on_progress=on_progress)
+                            group.create_task(_run_pcn([f(context, resources) for f in factories], report, metrics))
+                finally:
+                    await resources.dead_letters.flush()
         finally:
-            await letters.close()
-            if state_store is None:
-                await store.close()
             report.duration_s = time.monotonic() - started
         _log.info(
             "run finished",
@@ -267,74 +193,29 @@ async def run_extractors(
     return report
 
 
-async def _data_set_id(settings: ExtractorSettings, cdf: AsyncCogniteClient) -> int | None:
-    if settings.cdf.data_set_id is not None:
-        return settings.cdf.data_set_id
-    xid = settings.cdf.data_set_external_id
-    if xid is None:
-        return None
-    data_set = await cdf.data_sets.retrieve(external_id=xid)
-    if data_set is None or data_set.id is None:
-        raise ConfigurationError(
-            f"data set {xid!r} does not exist in CDF project {settings.cdf.project}; create it or fix "
-            "cdf.data_set_external_id",
-            field="cdf.data_set_external_id",
-        )
-    return int(data_set.id)
+async def _run_pcn(extractors: Sequence[BaseExtractor], report: RunReport, metrics: ExtractorMetrics | None) -> None:
+    """Run one PCN's extractors: those that link to no assets first, then the rest concurrently."""
+    if not extractors:
+        return
+    pcn = extractors[0].pcn
+    first = [e for e in extractors if not e.needs_assets]
+    rest = [e for e in extractors if e.needs_assets]
+    with bind_context(pcn=pcn):
+        async with asyncio.TaskGroup() as group:
+            for extractor in first:
+                group.create_task(_run_one(extractor, report, metrics))
+        failed_first = [r.stream for r in report.streams if r.pcn == pcn and not r.ok]
+        if failed_first:
+            for extractor in rest:
+                skipped = StreamReport(pcn, extractor.stream, error=f"skipped: {', '.join(failed_first)} failed")
+                report.streams.append(skipped)
+            return
+        async with asyncio.TaskGroup() as group:
+            for extractor in rest:
+                group.create_task(_run_one(extractor, report, metrics))
 
 
-async def _run_all(
-    settings: ExtractorSettings,
-    resources: RunResources,
-    factories: Sequence[ExtractorFactory],
-    store: StateStore,
-    letters: DeadLetterStore,
-    ids: ExternalIdScheme,
-    data_set_id: int | None,
-    on_progress: Callable[[StreamReport], None] | None,
-    report: RunReport,
-    metrics: ExtractorMetrics | None,
-) -> None:
-    extraction = settings.extraction
-
-    async def run_pcn(pcn: str) -> None:
-        context = ExtractorContext(
-            pcn=pcn,
-            state_store=store,
-            dead_letters=letters,
-            ids=ids,
-            data_set_id=data_set_id,
-            start=extraction.start,
-            end=extraction.end or datetime.now(UTC),
-            window=extraction.window,
-            lookback=extraction.lookback,
-            batch_size=extraction.batch_size,
-            concurrency=extraction.sink_concurrency,
-            on_progress=on_progress,
-        )
-        extractors = [factory(context, resources) for factory in factories]
-        first = [e for e in extractors if not e.needs_assets]
-        rest = [e for e in extractors if e.needs_assets]
-        with bind_context(pcn=pcn):
-            async with asyncio.TaskGroup() as group:
-                for extractor in first:
-                    group.create_task(_run_one(extractor, report, metrics))
-            failed_first = [r.stream for r in report.streams if r.pcn == pcn and not r.ok]
-            if failed_first:
-                for extractor in rest:
-                    skipped = StreamReport(pcn, extractor.stream, error=f"skipped: {', '.join(failed_first)} failed")
-                    report.streams.append(skipped)
-                return
-            async with asyncio.TaskGroup() as group:
-                for extractor in rest:
-                    group.create_task(_run_one(extractor, report, metrics))
-
-    async with asyncio.TaskGroup() as group:
-        for pcn in settings.plex.pcns:
-            group.create_task(run_pcn(pcn))
-
-
-async def _run_one(extractor: Extractor, run: RunReport, metrics: ExtractorMetrics | None = None) -> None:
+async def _run_one(extractor: BaseExtractor, run: RunReport, metrics: ExtractorMetrics | None = None) -> None:
     with bind_context(stream=extractor.stream):
         _log.info("stream starting")
         report = StreamReport(extractor.pcn, extractor.stream)

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol, TypeAlias, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Self, TypeAlias, TypeVar, runtime_checkable
+
+# The result dataclasses live in a dependency-free module; they are part of the contract, so they are re-exported.
+from plex_cognite.core.results import DeadLetter, ItemFailure, WriteResult
 
 if TYPE_CHECKING:
-    from plex_cognite.core.results import DeadLetter, WriteResult
     from plex_cognite.core.state import StreamState
 
 __all__ = [
@@ -18,9 +20,12 @@ __all__ = [
     "BreakerListener",
     "CacheBackend",
     "CacheValue",
+    "DeadLetter",
     "DeadLetterCallback",
     "ExternalId",
+    "ItemFailure",
     "JSONValue",
+    "KeyedItem",
     "Pcn",
     "RateLimiter",
     "Sink",
@@ -28,6 +33,7 @@ __all__ = [
     "StateStore",
     "TimeWindow",
     "Transform",
+    "WriteResult",
 ]
 
 #: A CDF external id (a string unique per resource type in a project).
@@ -99,6 +105,34 @@ class BreakerListener(Protocol):
 
     def on_rejected(self, name: str, retry_in: float) -> None:
         """A call was refused because the breaker is open; it may be tried in `retry_in` seconds."""
+        ...
+
+
+@runtime_checkable
+class KeyedItem(Protocol):
+    """What the write paths need of an item: an identity, a content hash, and a JSON round trip.
+
+    Every CDF item of the library (`AssetItem`, `EventItem`, ..., the data-modeling node items) fits; so does any
+    item type of yours with these four members, which is all the extractor needs to detect changes, hold an item
+    back until its asset exists (kept in state as JSON), and dead-letter an item CDF refuses.
+    """
+
+    @property
+    def key(self) -> str:
+        """The item's identity in its sink (an external id, a RAW row key)."""
+        ...
+
+    def content_hash(self) -> bytes:
+        """A stable digest of what is written (equal content, equal digest, in any process)."""
+        ...
+
+    def to_json(self) -> JSONValue:
+        """The item as JSON (`from_json(to_json())` gives an equal item)."""
+        ...
+
+    @classmethod
+    def from_json(cls, data: JSONValue) -> Self:
+        """Rebuild an item from `to_json()` output; raise `ValueError` for anything else."""
         ...
 
 

@@ -8,7 +8,7 @@ from cognite.client import AsyncCogniteClient
 
 from plex_cognite.core.deadletters import LocalDeadLetterStore, MemoryDeadLetterStore, RawDeadLetterStore
 from plex_cognite.core.results import DeadLetter
-from plex_cognite.errors import ValidationError
+from plex_cognite.errors import RecordValidationError
 from plex_cognite.testing.fake_cdf import FakeCDF
 
 
@@ -46,7 +46,7 @@ def test_strict_mode_raises_at_the_check_point() -> None:
     store = MemoryDeadLetterStore(strict=True)
     store.raise_if_strict()
     store.add(letter())
-    with pytest.raises(ValidationError, match="strict mode: a jobs record of PCN 1 was rejected: bad date"):
+    with pytest.raises(RecordValidationError, match="strict mode: a jobs record of PCN 1 was rejected: bad date"):
         store.raise_if_strict()
 
 

@@ -1,24 +1,21 @@
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import ClassVar, Self
 
 import pytest
 
-from plex_cognite.cdf.items import AssetItem, EventItem, TimeSeriesItem
+from plex_cognite.cdf.items import AssetItem, DatapointsItem, EventItem, RawRowItem, TimeSeriesItem
 from plex_cognite.core.deadletters import MemoryDeadLetterStore
-from plex_cognite.core.extractor import (
-    ExtractorContext,
-    StreamExtractor,
-    StreamReport,
-    item_from_json,
-    item_to_json,
-)
-from plex_cognite.core.results import ItemFailure, WriteResult
-from plex_cognite.core.state import MemoryStateStore
-from plex_cognite.errors import CogniteWriteError, ValidationError
-from plex_cognite.typing import Sink, Source, TimeWindow
+from plex_cognite.core.extractor import BaseExtractor, ExtractorContext, StreamExtractor, StreamReport
+from plex_cognite.core.state import LocalStateStore, MemoryStateStore
+from plex_cognite.errors import CogniteWriteError, RecordValidationError
+from plex_cognite.typing import ItemFailure, JSONValue, KeyedItem, Sink, Source, StateStore, TimeWindow, WriteResult
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -64,10 +61,13 @@ class MemorySink:
                 result.created.append(item.external_id)
         return result
 
+    def written(self) -> list[str]:
+        return [item.external_id for call in self.calls for item in call]
+
 
 def to_event(reading: Reading) -> list[EventItem]:
     if reading.value < 0:
-        raise ValidationError(f"negative value {reading.value}", payload={"key": reading.key})
+        raise RecordValidationError(f"negative value {reading.value}", payload={"key": reading.key})
     return [
         EventItem(
             f"X_{reading.key}",
@@ -79,56 +79,60 @@ def to_event(reading: Reading) -> list[EventItem]:
     ]
 
 
-def context(store: MemoryStateStore, **kw: object) -> ExtractorContext:
+def context(store: StateStore, **kw: object) -> ExtractorContext:
     return ExtractorContext(pcn="1", state_store=store, dead_letters=MemoryDeadLetterStore(), batch_size=2, **kw)  # type: ignore[arg-type]
+
+
+def snapshot(store: StateStore, records: list[Reading], sink: MemorySink) -> StreamExtractor[Reading, EventItem]:
+    return StreamExtractor(context(store), stream="s", source=ListSource(records), transform=to_event, sink=sink)
 
 
 def test_protocols_are_satisfied_structurally() -> None:
     assert isinstance(ListSource([]), Source)
     assert isinstance(MemorySink(), Sink)
+    for item in (AssetItem("A", "a"), EventItem("E"), TimeSeriesItem("T", "t"), RawRowItem("k", {}), Tool("t", 1)):
+        assert isinstance(item, KeyedItem)
 
 
 async def test_snapshot_rerun_writes_nothing_and_changes_write_only_themselves() -> None:
     store = MemoryStateStore()
     records = [Reading(f"r{i}", i) for i in range(7)]
     sink = MemorySink()
-    first = await StreamExtractor(
-        context(store), stream="s", source=ListSource(records), transform=to_event, sink=sink
-    ).run()
+    first = await snapshot(store, records, sink).run()
     assert (first.read, first.written, first.unchanged) == (7, 7, 0)
 
     sink.calls.clear()
-    second = await StreamExtractor(
-        context(store), stream="s", source=ListSource(records), transform=to_event, sink=sink
-    ).run()
+    second = await snapshot(store, records, sink).run()
     assert sink.calls == []
     assert (second.written, second.unchanged, second.requests) == (0, 7, 0)
 
     records[3] = Reading("r3", 99)
-    third = await StreamExtractor(
-        context(store), stream="s", source=ListSource(records), transform=to_event, sink=sink
-    ).run()
-    assert [i.external_id for call in sink.calls for i in call] == ["X_r3"]
+    third = await snapshot(store, records, sink).run()
+    assert sink.written() == ["X_r3"]
     assert (third.written, third.unchanged) == (1, 6)
 
 
-async def test_snapshot_deferred_items_are_not_hashed_so_the_next_run_retries_them() -> None:
+async def test_snapshot_deferred_items_are_held_and_written_once_their_asset_exists() -> None:
     store = MemoryStateStore()
     records = [Reading("a", 1), Reading("b", 2)]
     sink = MemorySink(defer={"X_b"})
-    report = await StreamExtractor(
-        context(store), stream="s", source=ListSource(records), transform=to_event, sink=sink
-    ).run()
+    report = await snapshot(store, records, sink).run()
     assert report.deferred == 1
+    assert list((await store.load("1", "s")).deferred) == ["sink:X_b"]
+
     sink.defer.clear()
     sink.calls.clear()
-    await StreamExtractor(context(store), stream="s", source=ListSource(records), transform=to_event, sink=sink).run()
-    assert [i.external_id for call in sink.calls for i in call] == ["X_b"]
+    again = await snapshot(store, records, sink).run()
+    assert sink.written() == ["X_b"]  # re-read and written once; the held copy is released, not written twice
+    assert again.deferred == 0
+    assert (await store.load("1", "s")).deferred == {}
+    sink.calls.clear()
+    await snapshot(store, records, sink).run()
+    assert sink.calls == []  # its hash was stored when it landed
 
 
 async def test_mapping_errors_become_dead_letters() -> None:
-    store = MemoryStateStore()
-    ctx = context(store)
+    ctx = context(MemoryStateStore())
     records = [Reading("a", 1), Reading("bad", -5)]
     report = await StreamExtractor(
         ctx, stream="s", source=ListSource(records), transform=to_event, sink=MemorySink()
@@ -139,39 +143,51 @@ async def test_mapping_errors_become_dead_letters() -> None:
     assert "negative" in letters[0].reason
 
 
-def test_map_records_counts_reads_and_dead_letters_a_rejected_record_as_read() -> None:
+class PartNumbers(BaseExtractor):
+    stream: ClassVar[str] = "parts"
+
+    def __init__(self, ctx: ExtractorContext, records: list[dict[str, object]]) -> None:
+        super().__init__(ctx)
+        self.records = records
+        self.mapped: list[object] = []
+
+    async def extract(self) -> None:
+        def part_number(record: dict[str, object]) -> object:
+            if record.get("number") is None:
+                raise RecordValidationError("no part number")  # no payload: the record itself is kept
+            return record["number"]
+
+        self.mapped = self.map_records(self.records, part_number)
+
+
+async def test_map_records_counts_reads_and_dead_letters_a_rejected_record_as_read() -> None:
     ctx = context(MemoryStateStore())
-    extractor = StreamExtractor(ctx, stream="s", source=ListSource([]), transform=to_event, sink=MemorySink())
-    report = StreamReport("1", "s")
-
-    def part_number(record: dict[str, object]) -> object:
-        if record.get("number") is None:
-            raise ValidationError("no part number")  # no payload: the record itself is kept
-        return record["number"]
-
     records: list[dict[str, object]] = [{"id": 1, "number": "P-1"}, {"id": 2, "number": None}]
-    assert extractor.map_records(records, part_number, report) == ["P-1"]
+    extractor = PartNumbers(ctx, records)
+    report = await extractor.run()
+    assert extractor.mapped == ["P-1"]
     assert report.read == 2
     [letter] = ctx.dead_letters.letters  # type: ignore[attr-defined]
-    assert (letter.payload, letter.reason, letter.error_type) == (
-        records[1],
-        "no part number",
-        "ValidationError",
-    )
+    assert (letter.payload, letter.reason, letter.error_type) == (records[1], "no part number", "RecordValidationError")
+
+
+def test_state_and_report_exist_only_while_running() -> None:
+    extractor = PartNumbers(context(MemoryStateStore()), [])
+    with pytest.raises(RuntimeError, match="while run"):
+        _ = extractor.state
 
 
 async def test_strict_mode_makes_a_dead_letter_fatal() -> None:
-    store = MemoryStateStore()
-    ctx = context(store)
+    ctx = context(MemoryStateStore())
     ctx.dead_letters.strict = True
-    with pytest.raises(ValidationError, match="strict mode"):
+    with pytest.raises(RecordValidationError, match="strict mode"):
         await StreamExtractor(
             ctx, stream="s", source=ListSource([Reading("bad", -1)]), transform=to_event, sink=MemorySink()
         ).run()
 
 
 def windowed(
-    store: MemoryStateStore, records: list[Reading], sink: MemorySink, *, lookback: timedelta = timedelta(0)
+    store: StateStore, records: list[Reading], sink: MemorySink, *, lookback: timedelta = timedelta(0)
 ) -> StreamExtractor[Reading, EventItem]:
     ctx = context(store, start=T0, end=T0 + timedelta(hours=4), window=timedelta(hours=1), lookback=lookback)
     return StreamExtractor(ctx, stream="w", source=ListSource(records), transform=to_event, sink=sink, mode="windowed")
@@ -182,11 +198,12 @@ async def test_windows_are_done_after_ack_and_not_read_again() -> None:
     records = [Reading(f"r{i}", i, T0 + timedelta(minutes=25 * i)) for i in range(9)]
     sink = MemorySink()
     report = await windowed(store, records, sink).run()
-    assert report.windows == 4
-    assert report.written == 9
+    assert (report.windows, report.windows_planned, report.written) == (4, 4, 9)
+    assert len(sink.calls) == 5  # pipelined: batches of 2 across windows, not one request per window
     state = await store.load("1", "w")
     assert state.windows.covers(T0, T0 + timedelta(hours=4))
     assert state.watermark == T0 + timedelta(hours=4)
+    assert state.hash_count == 0  # history keeps no per-item hashes
     source = ListSource(records)
     again = windowed(store, records, sink)
     again.source = source
@@ -229,8 +246,8 @@ async def test_deferred_window_items_are_kept_in_state_and_retried_next_run() ->
     report = await windowed(store, records, sink).run()
     assert report.deferred == 1
     state = await store.load("1", "w")
-    assert list(state.deferred) == ["X_r2"]
-    assert state.windows.covers(T0, T0 + timedelta(hours=4))
+    assert list(state.deferred) == ["sink:X_r2"]
+    assert state.windows.covers(T0, T0 + timedelta(hours=4))  # held items do not keep their window open
 
     sink.defer.clear()
     again = await windowed(store, records, sink).run()
@@ -239,17 +256,24 @@ async def test_deferred_window_items_are_kept_in_state_and_retried_next_run() ->
     assert (await store.load("1", "w")).deferred == {}
 
 
-async def test_a_failed_write_keeps_its_window_open() -> None:
+async def test_a_failed_write_keeps_its_window_open_and_the_others_are_committed() -> None:
     store = MemoryStateStore()
     records = [Reading(f"r{i}", i, T0 + timedelta(minutes=30 * i)) for i in range(8)]
     sink = MemorySink(fail={"X_r5"})
     report = StreamReport("1", "w")
-    with pytest.raises(CogniteWriteError, match="window stays open"):
+    with pytest.raises(CogniteWriteError, match="windows stay open"):
         await windowed(store, records, sink).run(report)
+    assert report.failed == 1
     state = await store.load("1", "w")
     assert not state.windows.covers(T0 + timedelta(hours=2), T0 + timedelta(hours=3))
+    assert state.windows.covers(T0, T0 + timedelta(hours=2))
+    assert state.watermark == T0 + timedelta(hours=2)
     sink.fail.clear()
-    assert (await windowed(store, records, sink).run()).ok
+    source = ListSource(records)
+    retry = windowed(store, records, sink)
+    retry.source = source
+    assert (await retry.run()).ok
+    assert source.reads == [(T0 + timedelta(hours=2), T0 + timedelta(hours=3))]
     assert (await store.load("1", "w")).windows.covers(T0, T0 + timedelta(hours=4))
 
 
@@ -259,12 +283,193 @@ async def test_a_failed_write_keeps_its_window_open() -> None:
         AssetItem("A", "a", parent_external_id="P", metadata={"k": "v"}),
         EventItem("E", type="t", start_time=1, asset_external_ids=("A", "B"), metadata={"x": "1"}),
         TimeSeriesItem("T", "t", asset_external_id="A", unit="pcs"),
+        DatapointsItem("T", ((1, 2.0), (3, 4.5))),
+        RawRowItem("k", {"a": [1, 2], "b": {"c": None}}),
     ],
 )
-def test_item_json_round_trip(item: object) -> None:
-    assert item_from_json(item_to_json(item)) == item
+def test_item_json_round_trip(item: KeyedItem) -> None:
+    assert type(item).from_json(json.loads(json.dumps(item.to_json()))) == item
 
 
 def test_item_from_json_rejects_garbage() -> None:
-    with pytest.raises(ValueError, match="not a serialised item"):
-        item_from_json({"kind": "nope"})
+    with pytest.raises(ValueError, match="not a serialised EventItem"):
+        EventItem.from_json({"kind": "nope"})
+
+
+# -- a user's own item type and sink ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tool:
+    """An item type of a user's own: not one of the library's."""
+
+    tool_id: str
+    uses: int
+
+    @property
+    def key(self) -> str:
+        return f"TOOL@{self.tool_id}"  # an '@' in the key means nothing special
+
+    def content_hash(self) -> bytes:
+        return hashlib.blake2b(f"{self.tool_id}:{self.uses}".encode(), digest_size=8).digest()
+
+    def to_json(self) -> JSONValue:
+        return {"tool": self.tool_id, "uses": self.uses}
+
+    @classmethod
+    def from_json(cls, data: JSONValue) -> Self:
+        if not isinstance(data, dict) or not isinstance(data.get("tool"), str) or not isinstance(data["uses"], int):
+            raise ValueError(f"not a tool: {data!r}")
+        return cls(data["tool"], data["uses"])
+
+
+class ToolSink:
+    """Defers tools until `known` holds them; fails the keys in `failing` transiently, rejects `rejected` for good."""
+
+    def __init__(self) -> None:
+        self.known: set[str] = set()
+        self.failing: set[str] = set()
+        self.rejected: set[str] = set()
+        self.stored: dict[str, Tool] = {}
+        self.requests = 0
+
+    async def write(self, items: Sequence[Tool]) -> WriteResult:
+        self.requests += 1
+        result = WriteResult(requests=1)
+        for tool in items:
+            if tool.key in self.failing:
+                result.failed.append(ItemFailure(tool.key, "503 after retries"))
+            elif tool.key in self.rejected:
+                result.failed.append(ItemFailure(tool.key, "uses out of range", permanent=True))
+            elif tool.tool_id not in self.known:
+                result.failed.append(ItemFailure(tool.key, "tool asset not in CDF yet", deferred=True))
+            else:
+                self.stored[tool.key] = tool
+                result.created.append(tool.key)
+        return result
+
+
+class ToolUsage(BaseExtractor):
+    stream: ClassVar[str] = "tool_usage"
+
+    def __init__(self, ctx: ExtractorContext, sink: ToolSink, usage: dict[datetime, list[Tool]]) -> None:
+        super().__init__(ctx)
+        self.tools = self.bind("tools", sink)
+        self.usage = usage
+
+    async def read(self, window: TimeWindow) -> list[Tool]:
+        return [tool for at, tools in self.usage.items() if window[0] <= at < window[1] for tool in tools]
+
+    async def extract(self) -> None:
+        async for window, tools in self.windows(self.read):
+            await self.tools.put(tools, window=window)
+
+
+def tool_usage(store: StateStore, sink: ToolSink) -> ToolUsage:
+    ctx = context(store, start=T0, end=T0 + timedelta(hours=2), window=timedelta(hours=1))
+    usage = {T0: [Tool("drill", 1), Tool("saw", 2)], T0 + timedelta(hours=1): [Tool("lathe", 3)]}
+    return ToolUsage(ctx, sink, usage)
+
+
+async def test_a_custom_item_held_in_windowed_mode_survives_in_a_state_file_and_lands_next_run(tmp_path: Path) -> None:
+    sink = ToolSink()
+    sink.known = {"drill", "lathe"}
+    report = await tool_usage(LocalStateStore(tmp_path / "state.json"), sink).run()
+    assert report.ok
+    assert report.deferred == 1
+    assert report.windows == 2
+    assert set(sink.stored) == {"TOOL@drill", "TOOL@lathe"}
+
+    sink.known.add("saw")
+    store = LocalStateStore(tmp_path / "state.json")  # a new process: the held tool comes from the file
+    again = await tool_usage(store, sink).run()
+    assert again.deferred == 0
+    assert again.windows == 0
+    assert sink.stored["TOOL@saw"] == Tool("saw", 2)
+    assert (await store.load("1", "tool_usage")).deferred == {}
+
+
+async def test_a_custom_sink_failure_with_at_in_its_key_is_retried_not_dead_lettered() -> None:
+    store = MemoryStateStore()
+    sink = ToolSink()
+    sink.known = {"drill", "saw", "lathe"}
+    sink.failing = {"TOOL@saw"}
+    extractor = tool_usage(store, sink)
+    with pytest.raises(CogniteWriteError):
+        await extractor.run()
+    assert extractor.context.dead_letters.count() == 0
+    state = await store.load("1", "tool_usage")
+    assert list(state.windows) == [(T0 + timedelta(hours=1), T0 + timedelta(hours=2))]  # the saw's window is open
+
+    sink.failing.clear()
+    assert (await tool_usage(store, sink).run()).ok
+    assert set(sink.stored) == {"TOOL@drill", "TOOL@saw", "TOOL@lathe"}
+
+
+async def test_a_permanent_failure_is_dead_lettered_with_the_item_and_its_window_is_committed() -> None:
+    store = MemoryStateStore()
+    sink = ToolSink()
+    sink.known = {"drill", "saw", "lathe"}
+    sink.rejected = {"TOOL@saw"}
+    extractor = tool_usage(store, sink)
+    report = await extractor.run()
+    assert report.ok
+    assert report.dead_lettered == 1
+    assert report.windows == 2
+    [letter] = extractor.context.dead_letters.letters  # type: ignore[attr-defined]
+    assert letter.payload == {"sink": "tools", "key": "TOOL@saw", "item": {"tool": "saw", "uses": 2}}
+    assert letter.reason == "uses out of range"
+
+
+class AssetsThenTools(BaseExtractor):
+    """Writes assets and the events that link to them concurrently, as the Quick Start does."""
+
+    stream: ClassVar[str] = "concurrent"
+
+    def __init__(self, ctx: ExtractorContext, sink: ToolSink) -> None:
+        super().__init__(ctx)
+        self.sink = sink
+        self.tools = self.bind("tools", sink)
+
+    async def extract(self) -> None:
+        import asyncio
+
+        async def assets() -> None:
+            await asyncio.sleep(0.01)
+            self.sink.known.update({"drill", "saw"})
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.tools.write([Tool("drill", 1), Tool("saw", 1)]))
+            group.create_task(assets())
+
+
+async def test_items_deferred_by_a_concurrent_write_land_after_the_runs_other_writes() -> None:
+    store = MemoryStateStore()
+    sink = ToolSink()
+    report = await AssetsThenTools(context(store), sink).run()
+    assert report.ok
+    assert report.deferred == 0
+    assert set(sink.stored) == {"TOOL@drill", "TOOL@saw"}
+    assert (await store.load("1", "concurrent")).deferred == {}
+
+
+class HoldingExtractor(BaseExtractor):
+    stream: ClassVar[str] = "holding"
+
+    async def read(self, window: TimeWindow) -> list[int]:
+        return [1]
+
+    async def extract(self) -> None:
+        async for window, _ in self.windows(self.read):
+            if window[0] == T0:
+                self.hold_window(window)
+
+
+async def test_a_held_window_is_read_again_next_run_without_counting_a_failure() -> None:
+    store = MemoryStateStore()
+    ctx = context(store, start=T0, end=T0 + timedelta(hours=2), window=timedelta(hours=1))
+    report = await HoldingExtractor(ctx).run()
+    assert report.ok
+    assert report.windows == 1
+    assert report.failed == 0
+    assert list((await store.load("1", "holding")).windows) == [(T0 + timedelta(hours=1), T0 + timedelta(hours=2))]

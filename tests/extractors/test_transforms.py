@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from plex_cognite.cdf.ids import ExternalIdScheme
-from plex_cognite.errors import ValidationError
+from plex_cognite.errors import RecordValidationError
 from plex_cognite.extractors._transforms import (
     MappingContext,
     building_asset,
@@ -136,12 +136,12 @@ def test_negative_quantity_and_duration_are_rejected() -> None:
     entry = ProductionEntry.model_construct(
         workcenter_id="w", transaction_date=datetime(2025, 1, 6, tzinfo=UTC), quantity=-1.0
     )
-    with pytest.raises(ValidationError, match="negative"):
+    with pytest.raises(RecordValidationError, match="negative"):
         check_quantity(entry)
     status = WorkcenterStatusEntry.model_construct(
         workcenter_id="w", log_date=datetime(2025, 1, 6, tzinfo=UTC), duration=-3, part_id=None
     )
-    with pytest.raises(ValidationError, match="negative duration"):
+    with pytest.raises(RecordValidationError, match="negative duration"):
         workcenter_status_event(status, CTX)
 
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from plex_cognite.core.results import DeadLetter
-from plex_cognite.errors import SourceError, ValidationError
+from plex_cognite.errors import RecordValidationError, SourceError
 from plex_cognite.plex import Building
 from plex_cognite.plex._stream import RowValidator, iter_array_batches, iter_bytes
 
@@ -91,6 +91,6 @@ def test_validator_dead_letters_non_objects_and_survives_a_broken_callback() -> 
 
 def test_strict_validator_raises_validation_error_with_the_row() -> None:
     validator = RowValidator("buildings", "340884", strict=True)
-    with pytest.raises(ValidationError, match="buildings row for PCN 340884 rejected: missing_field") as info:
+    with pytest.raises(RecordValidationError, match="buildings row for PCN 340884 rejected: missing_field") as info:
         validator.validate(Building, [{"name": "no id"}])
     assert info.value.payload == {"name": "no id"}

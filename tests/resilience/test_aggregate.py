@@ -8,7 +8,7 @@ import httpx
 import pytest
 from cognite.client import exceptions as cex
 
-from plex_cognite.errors import ValidationError
+from plex_cognite.errors import RecordValidationError
 from plex_cognite.resilience import CircuitOpenError, ErrorAggregator, ManualClock
 
 from ._helpers import status_error
@@ -21,13 +21,18 @@ def test_summary_counts_by_category_source_and_type() -> None:
         errors.record(status_error(503), source="plex")
     errors.record(httpx.ConnectError("refused"), source="plex")
     errors.record(cex.CogniteAPIError("slow down", code=429), source="cdf")
-    classification = errors.record(ValidationError("jobNo is null", payload={"id": 1}), source="plex:jobs")
+    classification = errors.record(RecordValidationError("jobNo is null", payload={"id": 1}), source="plex:jobs")
     assert classification.category.value == "skippable"
     summary = errors.summary()
     assert summary.total == 6
     assert summary.by_category == {"retryable": 4, "rate_limited": 1, "skippable": 1}
     assert summary.by_source == {"plex": 4, "cdf": 1, "plex:jobs": 1}
-    assert summary.by_type == {"HTTPStatusError": 3, "ConnectError": 1, "CogniteAPIError": 1, "ValidationError": 1}
+    assert summary.by_type == {
+        "HTTPStatusError": 3,
+        "ConnectError": 1,
+        "CogniteAPIError": 1,
+        "RecordValidationError": 1,
+    }
     top = summary.kinds[0]
     assert (top.category, top.source, top.error_type, top.count) == ("retryable", "plex", "HTTPStatusError", 3)
     assert top.samples[0].status == 503

@@ -31,9 +31,10 @@ class DatapointsSink(SinkBase):
     """Insert numeric datapoints by time series external id.
 
     Points are sanitised the way CDF requires (integer timestamps within 1900..2099, finite values within +-1e100;
-    rejects are listed in `WriteResult.failed` as `"{external_id}@{timestamp}"`), points sharing a millisecond on one
-    series are **summed**, and requests are packed up to 100,000 points (and 10,000 series). A series that does not
-    exist fails with its points; the rest is written. Re-writing a point replaces it, so retries are safe.
+    rejects are listed in `WriteResult.failed` as permanent failures keyed `"{external_id}@{timestamp}"`), points
+    sharing a millisecond on one series are **summed**, and requests are packed up to 100,000 points (and 10,000
+    series). A series that does not exist fails with its points; the rest is written. Re-writing a point replaces
+    it, so retries are safe.
 
     Args:
         client: cognite-sdk client.
@@ -69,7 +70,10 @@ class DatapointsSink(SinkBase):
         series: dict[str, list[tuple[int, float]]] = {}
         for xid, points in merged.items():
             prepared = prepare_datapoints(points)
-            total.failed.extend(ItemFailure(f"{xid}@{ts}", reason) for ts, _, reason in prepared.rejected)
+            total.failed.extend(
+                ItemFailure(f"{xid}@{ts}", f"CDF cannot store the datapoint: {reason}", permanent=True)
+                for ts, _, reason in prepared.rejected
+            )
             if prepared.points:
                 series[xid] = prepared.points
         requests = self._pack(series)
@@ -86,6 +90,7 @@ class DatapointsSink(SinkBase):
             broken.update(f.key for f in result.failed)
             total.failed.extend(result.failed)
             total.requests += result.requests
+            total.datapoints += result.datapoints
         total.created.extend(x for x in series if x in written and x not in broken)
         return self._report(total, started)
 
@@ -129,6 +134,7 @@ class DatapointsSink(SinkBase):
                 pending = [(x, p) for x, p in pending if x not in missing]
                 continue
             result.created.extend(dict.fromkeys(x for x, _ in pending))
+            result.datapoints += sum(len(points) for _, points in pending)
             break
         return result
 

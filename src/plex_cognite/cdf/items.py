@@ -10,11 +10,13 @@ id and a re-run over unchanged data can skip the write altogether.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Self
 
 from plex_cognite.typing import ExternalId, JSONValue
 
@@ -57,6 +59,50 @@ def canonical_hash(payload: JSONValue | Mapping[str, object]) -> bytes:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=_DIGEST_SIZE).digest()
 
 
+def _plain(value: object) -> JSONValue:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    return value  # type: ignore[return-value]
+
+
+class _JsonRoundTrip:
+    """`to_json` / `from_json` for the item dataclasses: their fields by name, sequences as lists.
+
+    `from_json` turns lists back into tuples where the field holds a sequence (asset links, datapoint pairs), so
+    `from_json(to_json(item)) == item` for every item.
+    """
+
+    __slots__ = ()
+
+    def to_json(self) -> JSONValue:
+        """The item's fields as a JSON object (see `from_json`)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+    @classmethod
+    def from_json(cls, data: JSONValue) -> Self:
+        """Rebuild an item from `to_json()` output.
+
+        Raises:
+            ValueError: When `data` is not an object of this item's fields.
+        """
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        if not isinstance(data, dict) or not set(data) <= names:
+            raise ValueError(f"not a serialised {cls.__name__}: {data!r:.200}")
+        fields: dict[str, Any] = dict(data)
+        for name in _TUPLE_FIELDS.intersection(fields):
+            value = fields[name]
+            fields[name] = tuple(tuple(v) if isinstance(v, list) else v for v in value or ())
+        try:
+            return cls(**fields)
+        except TypeError as exc:
+            raise ValueError(f"not a serialised {cls.__name__}: {exc}") from exc
+
+
+_TUPLE_FIELDS = frozenset({"asset_external_ids", "datapoints"})
+
+
 def _finite(value: object) -> object:
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
@@ -68,7 +114,7 @@ def _finite(value: object) -> object:
 
 
 @dataclass(frozen=True, slots=True)
-class AssetItem:
+class AssetItem(_JsonRoundTrip):
     """An asset to create or update, its parent named by external id.
 
     Attributes:
@@ -89,6 +135,11 @@ class AssetItem:
     source: str | None = "plex"
     data_set_id: int | None = None
 
+    @property
+    def key(self) -> str:
+        """The item's identity in CDF: its external id."""
+        return self.external_id
+
     def content_hash(self) -> bytes:
         """Return the 8-byte digest of the written fields (see `canonical_hash`)."""
         return canonical_hash(
@@ -106,7 +157,7 @@ class AssetItem:
 
 
 @dataclass(frozen=True, slots=True)
-class EventItem:
+class EventItem(_JsonRoundTrip):
     """An event to create or update, linked to assets by their external ids.
 
     Attributes:
@@ -133,6 +184,11 @@ class EventItem:
     asset_external_ids: Sequence[ExternalId] = ()
     data_set_id: int | None = None
 
+    @property
+    def key(self) -> str:
+        """The item's identity in CDF: its external id."""
+        return self.external_id
+
     def content_hash(self) -> bytes:
         """Return the 8-byte digest of the written fields (see `canonical_hash`)."""
         return canonical_hash(
@@ -153,7 +209,7 @@ class EventItem:
 
 
 @dataclass(frozen=True, slots=True)
-class TimeSeriesItem:
+class TimeSeriesItem(_JsonRoundTrip):
     """A (numeric, classic) time series to create or update, linked to one asset by external id.
 
     CDF time series have no `source` field.
@@ -178,6 +234,11 @@ class TimeSeriesItem:
     is_step: bool = False
     data_set_id: int | None = None
 
+    @property
+    def key(self) -> str:
+        """The item's identity in CDF: its external id."""
+        return self.external_id
+
     def content_hash(self) -> bytes:
         """Return the 8-byte digest of the written fields (see `canonical_hash`)."""
         return canonical_hash(
@@ -196,7 +257,7 @@ class TimeSeriesItem:
 
 
 @dataclass(frozen=True, slots=True)
-class DatapointsItem:
+class DatapointsItem(_JsonRoundTrip):
     """Datapoints for one numeric time series, addressed by external id.
 
     Attributes:
@@ -208,6 +269,11 @@ class DatapointsItem:
     external_id: ExternalId
     datapoints: Sequence[tuple[int, float]]
 
+    @property
+    def key(self) -> str:
+        """The item's identity in CDF: its external id."""
+        return self.external_id
+
     def content_hash(self) -> bytes:
         """Return the 8-byte digest of the series id and its points (see `canonical_hash`)."""
         return canonical_hash(
@@ -216,7 +282,7 @@ class DatapointsItem:
 
 
 @dataclass(frozen=True, slots=True)
-class RawRowItem:
+class RawRowItem(_JsonRoundTrip):
     """One CDF RAW row; the database and table are the sink's.
 
     Attributes:

@@ -169,6 +169,7 @@ class CogniteSettings(_Section):
     data_set_external_id: str | None = None
     data_set_id: int | None = None
     write_concurrency: int = Field(4, ge=1, le=64)
+    raw_database: str = Field("plex", min_length=1, description="RAW database for RAW rows extractors write.")
 
     @property
     def auth_mode(self) -> Literal["token", "client_credentials"]:

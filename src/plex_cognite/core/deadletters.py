@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from plex_cognite.core.results import DeadLetter
-from plex_cognite.errors import ValidationError
+from plex_cognite.errors import RecordValidationError
 
 if TYPE_CHECKING:
     from cognite.client import AsyncCogniteClient
@@ -32,7 +32,7 @@ class DeadLetterStore:
     Subclasses implement `_store` (sync, buffered) and may override `flush`/`close` (async).
 
     Args:
-        strict: When True, the first dead letter makes `raise_if_strict()` raise `ValidationError`.
+        strict: When True, the first dead letter makes `raise_if_strict()` raise `RecordValidationError`.
     """
 
     def __init__(self, *, strict: bool = False) -> None:
@@ -56,14 +56,14 @@ class DeadLetterStore:
         return sum(n for (p, s), n in self.counts.items() if pcn in (None, p) and stream in (None, s))
 
     def raise_if_strict(self) -> None:
-        """Raise `ValidationError` for the first dead letter when `strict` is on.
+        """Raise `RecordValidationError` for the first dead letter when `strict` is on.
 
         Raises:
-            ValidationError: In strict mode, once any record was rejected.
+            RecordValidationError: In strict mode, once any record was rejected.
         """
         if self.strict and self._first is not None:
             first = self._first
-            raise ValidationError(
+            raise RecordValidationError(
                 f"strict mode: a {first.stream} record of PCN {first.pcn} was rejected: {first.reason}",
                 payload=first.payload,
             )

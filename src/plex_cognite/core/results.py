@@ -1,4 +1,8 @@
-"""Results that sinks hand back to the pipeline, and the dead-letter record."""
+"""Results that sinks hand back to the pipeline, and the dead-letter record.
+
+These dataclasses are part of the public contract and are re-exported by `plex_cognite.typing`; this module has no
+dependencies inside the package, so every layer may import it.
+"""
 
 from __future__ import annotations
 
@@ -13,16 +17,30 @@ __all__ = ["DeadLetter", "ItemFailure", "WriteResult"]
 class ItemFailure:
     """One item a sink could not write.
 
+    Three kinds, told apart by the flags (never by the shape of `key`):
+
+    - `deferred`: held back because an asset it links to does not exist yet. The extractor retries it after the
+      run's other writes, then keeps it in state for the next run.
+    - `permanent`: CDF will never take it as it is (a value out of range, a node the API rejects). The extractor
+      dead-letters it, and its window is committed.
+    - neither: transient (the batch failed after retries). The extractor counts it as failed; its window stays
+      open and is read again on the next run.
+
     Attributes:
-        key: The item's external id (or another stable key).
+        key: The item's key (`KeyedItem.key`: an external id, a RAW row key, or a finer key such as one datapoint).
         reason: Why it failed, in words a person can act on.
-        deferred: True when the item was held back (for example its asset does not exist yet) and will be retried
-            after the next asset pass, rather than rejected.
+        deferred: True when the item was held back and will be retried, rather than rejected.
+        permanent: True when retrying cannot help: the item becomes a dead letter.
     """
 
     key: str
     reason: str
     deferred: bool = False
+    permanent: bool = False
+
+    def __post_init__(self) -> None:
+        if self.deferred and self.permanent:
+            raise ValueError(f"item failure {self.key!r} cannot be both deferred and permanent")
 
 
 @dataclass(slots=True)
@@ -31,6 +49,14 @@ class WriteResult:
 
     External ids are listed (not only counted) so the pipeline can acknowledge exactly the records that landed.
     Memory stays O(batch) because a result covers one batch.
+
+    Attributes:
+        created: Keys of items created.
+        updated: Keys of items updated.
+        unchanged: Keys of items the sink found nothing to change in.
+        failed: Items not written, with why (see `ItemFailure`).
+        requests: Write requests made.
+        datapoints: Datapoints acknowledged (datapoint sinks; 0 elsewhere).
     """
 
     created: list[str] = field(default_factory=list)
@@ -38,6 +64,7 @@ class WriteResult:
     unchanged: list[str] = field(default_factory=list)
     failed: list[ItemFailure] = field(default_factory=list)
     requests: int = 0
+    datapoints: int = 0
 
     @property
     def ok(self) -> bool:
@@ -56,6 +83,7 @@ class WriteResult:
         self.unchanged.extend(other.unchanged)
         self.failed.extend(other.failed)
         self.requests += other.requests
+        self.datapoints += other.datapoints
         return self
 
 

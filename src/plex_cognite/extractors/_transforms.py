@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from plex_cognite.cdf.ids import DEFAULT_ID_SCHEME, ExternalIdScheme
 from plex_cognite.cdf.items import AssetItem, DatapointsItem, EventItem, TimeSeriesItem
 from plex_cognite.core._iso import format_utc
-from plex_cognite.errors import ValidationError
+from plex_cognite.errors import RecordValidationError
 from plex_cognite.plex.models import (
     Building,
     Job,
@@ -228,11 +228,13 @@ def workcenter_status_event(entry: WorkcenterStatusEntry, ctx: MappingContext) -
     """A status event spanning `logDate` .. `logDate + duration` seconds, linked to the workcenter (and part).
 
     Raises:
-        ValidationError: When the duration is negative.
+        RecordValidationError: When the duration is negative.
     """
     duration = entry.duration or 0
     if duration < 0:
-        raise ValidationError(f"negative duration {duration} s", payload=entry.model_dump(mode="json", by_alias=True))
+        raise RecordValidationError(
+            f"negative duration {duration} s", payload=entry.model_dump(mode="json", by_alias=True)
+        )
     logged = epoch_ms(entry.log_date)
     links = [ctx.ids.workcenter(ctx.pcn, entry.workcenter_id)]
     if entry.part_id:
@@ -280,10 +282,10 @@ def check_quantity(entry: ProductionEntry | ScrapEntry) -> None:
     """Reject an entry whose quantity is negative or not finite.
 
     Raises:
-        ValidationError: With the entry as payload.
+        RecordValidationError: With the entry as payload.
     """
     if not math.isfinite(entry.quantity) or entry.quantity < 0:
-        raise ValidationError(
+        raise RecordValidationError(
             f"quantity {entry.quantity} is negative or not finite",
             payload=entry.model_dump(mode="json", by_alias=True),
         )

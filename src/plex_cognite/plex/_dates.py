@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from plex_cognite.core.windows import IntervalSet, plan_windows
+
 __all__ = ["Window", "format_plex_datetime", "iter_windows", "parse_plex_datetime"]
 
 
@@ -144,6 +146,8 @@ class Window:
 def iter_windows(start: datetime, end: datetime, size: timedelta) -> Iterator[Window]:
     """Cut `[start, end)` into consecutive half-open windows of `size` (the last one may be shorter).
 
+    The same cut every extractor makes (`plex_cognite.core.windows.plan_windows`, aligned to `start`).
+
     Args:
         start: Inclusive start (aware).
         end: Exclusive end (aware); nothing is yielded when `end <= start`.
@@ -155,11 +159,6 @@ def iter_windows(start: datetime, end: datetime, size: timedelta) -> Iterator[Wi
     Raises:
         ValueError: `size` is not positive, or a bound is naive.
     """
-    if size <= timedelta(0):
-        raise ValueError(f"window size must be positive, got {size}")
-    cursor = _require_aware("start", start)
-    stop = _require_aware("end", end)
-    while cursor < stop:
-        upper = min(cursor + size, stop)
-        yield Window(cursor, upper)
-        cursor = upper
+    begin, stop = _require_aware("start", start), _require_aware("end", end)
+    for window_start, window_end in plan_windows(IntervalSet(), begin, stop, size):
+        yield Window(window_start, window_end)

@@ -12,10 +12,10 @@ import httpx
 import pydantic
 import structlog
 
+from plex_cognite.core._ordered import ordered_fetch
 from plex_cognite.plex._connect import ConnectSession, QueryParams, WindowTooLargeError, WindowTooSlowError
 from plex_cognite.plex._dates import Window
 from plex_cognite.plex._stream import RowValidator, iter_array_batches, iter_bytes
-from plex_cognite.plex._windows import ordered_fetch
 
 if TYPE_CHECKING:
     from plex_cognite.resilience.retry import RetryPolicy
@@ -103,6 +103,23 @@ class WindowReader:
             for part, body in parts:
                 async for batch in self._batches(pcn, part, body, model, validator, time_of):
                     yield batch
+
+    async def read_window(
+        self,
+        pcn: str,
+        path: str,
+        model: type[RecordT],
+        window: Window,
+        validator: RowValidator,
+        time_of: Callable[[RecordT], datetime],
+        params: QueryParams | None = None,
+    ) -> list[RecordT]:
+        """Every valid record of one window (split and retried as `iter_windows` does), in one list."""
+        records: list[RecordT] = []
+        for part, body in await self._fetch(pcn, path, dict(params or {}), window):
+            async for batch in self._batches(pcn, part, body, model, validator, time_of):
+                records.extend(batch.records)
+        return records
 
     async def _fetch(self, pcn: str, path: str, params: QueryParams, window: Window) -> list[tuple[Window, bytes]]:
         splittable = window.can_split(self._min_window)

@@ -14,7 +14,7 @@ import pydantic
 import structlog
 
 from plex_cognite.core.results import DeadLetter
-from plex_cognite.errors import SourceError, ValidationError
+from plex_cognite.errors import RecordValidationError, SourceError
 from plex_cognite.plex._jsonarray import ArrayDecodeError, ArrayDecoder
 from plex_cognite.typing import DeadLetterCallback
 
@@ -111,7 +111,7 @@ class RowValidator:
         stream: Stream name recorded on dead letters (`jobs`, `production`, ...).
         pcn: PCN recorded on dead letters.
         on_dead_letter: Called once per rejected row; exceptions it raises are logged, never propagated.
-        strict: Raise `ValidationError` on the first bad row instead of dead-lettering it.
+        strict: Raise `RecordValidationError` on the first bad row instead of dead-lettering it.
         on_rejected: Called with the PCN, stream and reason kind of each rejected row
             (the signature of `ExtractorMetrics.record_dead_letter`).
     """
@@ -143,7 +143,7 @@ class RowValidator:
             The valid records, in row order.
 
         Raises:
-            ValidationError: A row failed and the validator is strict.
+            RecordValidationError: A row failed and the validator is strict.
         """
         records: list[RecordT] = []
         validate = model.model_validate
@@ -168,13 +168,15 @@ class RowValidator:
         """
         self.rejected += 1
         if self._strict:
-            raise ValidationError(f"{self.stream} row for PCN {self.pcn} rejected: {reason}", payload=row)
+            raise RecordValidationError(f"{self.stream} row for PCN {self.pcn} rejected: {reason}", payload=row)
         _log.warning("plex row rejected", stream=self.stream, pcn=self.pcn, reason=reason)
         if self._on_rejected is not None:
             self._on_rejected(self.pcn, self.stream, kind)
         if self._on_dead_letter is None:
             return
-        letter = DeadLetter(stream=self.stream, pcn=self.pcn, reason=reason, payload=row, error_type="ValidationError")
+        letter = DeadLetter(
+            stream=self.stream, pcn=self.pcn, reason=reason, payload=row, error_type="RecordValidationError"
+        )
         try:
             self._on_dead_letter(letter)
         except Exception:  # a broken callback must not abort the stream; it is logged with its traceback

@@ -37,7 +37,7 @@ from plex_cognite.plex._connect import (
     QueryParams,
     RateLimitScope,
 )
-from plex_cognite.plex._dates import iter_windows
+from plex_cognite.plex._dates import Window, iter_windows
 from plex_cognite.plex._defaults import default_breaker, default_limiter, default_retry
 from plex_cognite.plex._history import WindowBatch, WindowReader
 from plex_cognite.plex._stream import RowValidator, iter_array_batches
@@ -54,7 +54,7 @@ from plex_cognite.plex.models import (
     WorkcenterStatus,
     WorkcenterStatusEntry,
 )
-from plex_cognite.typing import DeadLetterCallback, RateLimiter
+from plex_cognite.typing import DeadLetterCallback, RateLimiter, TimeWindow
 
 if TYPE_CHECKING:
     from plex_cognite.config import PlexSettings
@@ -102,7 +102,7 @@ class AsyncPlexClient:
             200 calls/min but not whether per key or per tenant (`plex-api.md` 1.6, 8); `"pcn"`: one bucket per PCN.
         max_window_bytes: A splittable window whose body passes this size is split instead of buffered further
             (bodies are buffered per window, at most `max_concurrency + 1` at once; 16 MiB is ~27k production rows).
-        strict: Raise `ValidationError` on the first bad row instead of dead-lettering it.
+        strict: Raise `RecordValidationError` on the first bad row instead of dead-lettering it.
     """
 
     def __init__(
@@ -311,6 +311,68 @@ class AsyncPlexClient:
                 await response.aclose()
 
     # -- history endpoints -------------------------------------------------------------------------------------
+    #
+    # One window at a time (`read_*`, what extractors use: they plan the windows and commit them), or a whole range
+    # cut into windows and read ahead concurrently (`iter_*_windows`, for scripts). Both plan windows the same way
+    # (`plex_cognite.core.windows.plan_windows`, aligned to the range start) and read each with `WindowReader`.
+
+    async def read_production_entries(self, pcn: str, window: TimeWindow) -> list[ProductionEntry]:
+        """Production entries with `transactionDate` in the half-open `window` (see `read_history`)."""
+        return await self.read_history(
+            pcn, PATHS["production_entries"], ProductionEntry, window, stream="production", time_of=_transaction_date
+        )
+
+    async def read_scrap_entries(self, pcn: str, window: TimeWindow) -> list[ScrapEntry]:
+        """Scrap entries with `transactionDate` in the half-open `window` (see `read_history`)."""
+        return await self.read_history(
+            pcn, PATHS["scrap_entries"], ScrapEntry, window, stream="scrap", time_of=_transaction_date
+        )
+
+    async def read_workcenter_status_entries(self, pcn: str, window: TimeWindow) -> list[WorkcenterStatusEntry]:
+        """Workcenter status log entries with `logDate` in the half-open `window` (see `read_history`)."""
+        return await self.read_history(
+            pcn,
+            PATHS["workcenter_status_entries"],
+            WorkcenterStatusEntry,
+            window,
+            stream="workcenter_status",
+            time_of=_log_date,
+        )
+
+    async def read_history(
+        self,
+        pcn: str,
+        path: str,
+        model: type[RecordT],
+        window: TimeWindow,
+        *,
+        stream: str,
+        time_of: Callable[[RecordT], datetime],
+        params: QueryParams | None = None,
+    ) -> list[RecordT]:
+        """Every valid record of a `*-history` endpoint in one half-open window.
+
+        A window that times out (or whose body passes `max_window_bytes`) is split in half and its halves read
+        instead, down to `min_window_s`; below that, timeouts are retried like other transient errors. Rows outside
+        `[start, end)` are dropped (Plex's boundary semantics are not documented), so a row on a boundary is
+        delivered once, by the window it starts. Malformed rows go to the dead-letter callback.
+
+        Args:
+            pcn: The PCN.
+            path: Endpoint path.
+            model: Record type.
+            window: `(start, end)`, aware datetimes.
+            stream: Stream name for dead letters and metrics.
+            time_of: The record's time (what windows are cut by).
+            params: Extra query parameters.
+
+        Raises:
+            PlexAPIError: A non-retryable error, or retries ran out.
+        """
+        start, end = window
+        return await self._window_reader().read_window(
+            pcn, path, model, Window(start, end), self._validator(stream, pcn), time_of, params
+        )
 
     def iter_production_windows(
         self, pcn: str, begin: datetime, end: datetime, window: timedelta = _DEFAULT_WINDOW
@@ -408,7 +470,16 @@ class AsyncPlexClient:
             PlexAPIError: A non-retryable error, or retries ran out, for some window (earlier windows were
                 delivered before it).
         """
-        reader = WindowReader(
+        batches = self._window_reader().iter_windows(
+            pcn, path, model, iter_windows(begin, end, window), self._validator(stream, pcn), time_of, params
+        )
+        async for batch in batches:
+            yield batch
+
+    # -- helpers -----------------------------------------------------------------------------------------------
+
+    def _window_reader(self) -> WindowReader:
+        return WindowReader(
             self.session,
             self._retry,
             min_window=self._min_window,
@@ -418,13 +489,6 @@ class AsyncPlexClient:
             lookahead=self.settings.max_concurrency,
             on_records=self._count,
         )
-        batches = reader.iter_windows(
-            pcn, path, model, iter_windows(begin, end, window), self._validator(stream, pcn), time_of, params
-        )
-        async for batch in batches:
-            yield batch
-
-    # -- helpers -----------------------------------------------------------------------------------------------
 
     def _validator(self, stream: str, pcn: str) -> RowValidator:
         on_rejected = self._metrics.record_dead_letter if self._metrics is not None else None

@@ -1,4 +1,4 @@
-"""Run window fetches concurrently, hand results back in window order.
+"""Run window fetches concurrently, hand results back in window order (the one implementation of read-ahead).
 
 Up to `lookahead` windows are in flight; the consumer gets window i only after windows < i, so it can commit
 progress window by window. A window whose fetch fails surfaces its error when the consumer reaches it (earlier
@@ -12,11 +12,10 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import TypeVar
 
-from plex_cognite.plex._dates import Window
-
 __all__ = ["ordered_fetch"]
 
 T = TypeVar("T")
+Window = TypeVar("Window")
 
 
 async def ordered_fetch(
