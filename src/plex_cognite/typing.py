@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, Self, TypeAlias, TypeVar, runtime_checkable
 
 # The result dataclasses live in a dependency-free module; they are part of the contract, so they are re-exported.
-from plex_cognite.core.results import DeadLetter, ItemFailure, WriteResult
+from plex_cognite._results import DeadLetter, ItemFailure, WriteResult
 
 if TYPE_CHECKING:
     from plex_cognite.core.state import StreamState

@@ -19,11 +19,22 @@ YAML path of the setting (`plex.pcns[1]`) and what to do about it. Secrets are `
 
 from __future__ import annotations
 
+import difflib
 from datetime import timedelta
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+)
 from pydantic import model_validator as _model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -40,6 +51,7 @@ from plex_cognite.config._types import (
 )
 
 __all__ = [
+    "EXTRACTOR_ENTRY_POINT_GROUP",
     "KNOWN_STREAMS",
     "BreakerSettings",
     "CacheSettings",
@@ -59,8 +71,27 @@ __all__ = [
 
 #: The streams an extractor can run.
 StreamName: TypeAlias = Literal["master_data", "jobs", "production", "scrap", "workcenter_status"]
-#: Every stream, in the order they run.
+#: Every built-in stream, in the order they run.
 KNOWN_STREAMS: tuple[StreamName, ...] = ("master_data", "jobs", "production", "scrap", "workcenter_status")
+#: The entry-point group installed packages register their extractors under (the entry point's name is the stream).
+EXTRACTOR_ENTRY_POINT_GROUP = "plex_cognite.extractors"
+
+
+def _known_stream(name: str) -> str:
+    """Accept a built-in stream or one an installed package registered; else say what is known."""
+    if name in KNOWN_STREAMS:
+        return name
+    registered = sorted(ep.name for ep in entry_points(group=EXTRACTOR_ENTRY_POINT_GROUP))
+    if name in registered:
+        return name
+    known = [*KNOWN_STREAMS, *registered]
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    raise ValueError(
+        f"unknown stream '{name}'{hint} (known: {', '.join(known)}; installed packages add more under the "
+        f"entry-point group '{EXTRACTOR_ENTRY_POINT_GROUP}')"
+    )
+
 
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 
@@ -200,8 +231,8 @@ class CogniteSettings(_Section):
 class ExtractionSettings(_Section):
     """What to extract, from when, and in which windows."""
 
-    streams: Annotated[list[StreamName], NoDecode, BeforeValidator(split_list)] = Field(
-        default_factory=lambda: list(KNOWN_STREAMS), min_length=1
+    streams: Annotated[list[Annotated[str, AfterValidator(_known_stream)]], NoDecode, BeforeValidator(split_list)] = (
+        Field(default_factory=lambda: list[str](KNOWN_STREAMS), min_length=1)
     )
     start: UtcDatetime = Field(description="History start for windowed streams (naive values are read as UTC).")
     end: UtcDatetime | None = Field(None, description="History end; None = now.")
@@ -219,7 +250,7 @@ class ExtractionSettings(_Section):
 
     @field_validator("streams")
     @classmethod
-    def _unique_streams(cls, streams: list[StreamName]) -> list[StreamName]:
+    def _unique_streams(cls, streams: list[str]) -> list[str]:
         if len(set(streams)) != len(streams):
             raise ValueError("a stream is listed twice; list each stream once")
         return streams

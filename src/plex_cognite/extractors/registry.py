@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import TypeAlias
 
+from plex_cognite.config.settings import EXTRACTOR_ENTRY_POINT_GROUP
 from plex_cognite.core.context import ExtractorContext
 from plex_cognite.core.extractor import BaseExtractor
 from plex_cognite.errors import ConfigurationError
@@ -25,7 +26,7 @@ from plex_cognite.extractors.resources import ExtractorResources
 __all__ = ["ENTRY_POINT_GROUP", "ExtractorFactory", "builtin_extractors", "load_extractor", "registered_streams"]
 
 #: The entry-point group installed packages register extractors under.
-ENTRY_POINT_GROUP = "plex_cognite.extractors"
+ENTRY_POINT_GROUP = EXTRACTOR_ENTRY_POINT_GROUP
 
 #: Builds one extractor for a PCN (its context) from the run's shared resources; extractor classes fit as they are.
 ExtractorFactory: TypeAlias = Callable[[ExtractorContext, ExtractorResources], BaseExtractor]
