@@ -212,7 +212,9 @@ async def test_datapoints_by_instance_id_with_the_async_client(
     assert list(points.timestamp) == [1_000, 2_000]  # type: ignore[union-attr]
     assert list(points.value) == [2.0, 3.5]  # type: ignore[union-attr]
     typed = await async_cognite_client.data_modeling.instances.retrieve_nodes(ts, node_cls=CogniteTimeSeries)
-    assert typed is not None and typed.time_series_type == "numeric" and typed.is_step is False
+    assert typed is not None
+    assert typed.time_series_type == "numeric"
+    assert typed.is_step is False
     with pytest.raises(CogniteAPIError) as unknown:
         await async_cognite_client.time_series.data.insert([(1, 1.0)], instance_id=NodeId(space, "nope"))
     assert unknown.value.code == 400
@@ -250,4 +252,5 @@ def test_timestamps_are_checked_and_kept(cognite_client: CogniteClient, space: s
     start = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
     cognite_client.data_modeling.instances.apply(CogniteActivityApply(space, "job", name="J", start_time=start))
     job = cognite_client.data_modeling.instances.retrieve_nodes(NodeId(space, "job"), node_cls=CogniteActivity)
-    assert job is not None and job.start_time == start
+    assert job is not None
+    assert job.start_time == start

@@ -46,7 +46,8 @@ async def test_nodes_land_with_their_properties_and_relations(fake_cdf: FakeCDF,
         TimeSeriesNode("ts", name="Produced", assets=("line",)),
     ]
     result = await NodeSink(aclient, retry=FAST_RETRY).write(items)
-    assert sorted(result.created) == sorted(i.key for i in items) and result.ok
+    assert sorted(result.created) == sorted(i.key for i in items)
+    assert result.ok
     nodes = fake_cdf.nodes()
     assert nodes[("plex", "line")]["properties"] == {
         "name": "Line",
@@ -69,7 +70,8 @@ async def test_parents_are_applied_before_their_children(fake_cdf: FakeCDF, acli
     chain = [AssetNode(f"n{i}", name=f"N{i}", parent=f"n{i - 1}" if i else None, source=None) for i in range(6)]
     sink = NodeSink(aclient, retry=FAST_RETRY, batch_size=2, auto_create_direct_relations=False)
     result = await sink.write(list(reversed(chain)))  # children first: without ordering, CDF would refuse
-    assert result.ok and len(result.created) == 6
+    assert result.ok
+    assert len(result.created) == 6
     assert all(node["views"] == ["CogniteAsset"] for node in fake_cdf.nodes().values())
 
 
@@ -90,7 +92,8 @@ async def test_one_bad_node_is_isolated_and_the_rest_of_the_batch_lands(
 async def test_rate_limits_are_retried(fake_cdf: FakeCDF, aclient: AsyncCogniteClient) -> None:
     fake_cdf.inject(Fault("status", status=429, method="POST", path=f"^{APPLY}$", times=3))
     result = await NodeSink(aclient, retry=FAST_RETRY).write(assets(10))
-    assert result.ok and len(result.created) == 10
+    assert result.ok
+    assert len(result.created) == 10
     assert len(fake_cdf.nodes()) == 10
 
 
@@ -108,7 +111,8 @@ async def test_commit_then_fail_leaves_exactly_the_expected_nodes(
 async def test_version_conflicts_are_retried(fake_cdf: FakeCDF, aclient: AsyncCogniteClient) -> None:
     fake_cdf.inject(Fault("status", status=409, method="POST", path=f"^{APPLY}$", times=2))
     result = await NodeSink(aclient, retry=FAST_RETRY).write(assets(3))
-    assert result.ok and len(result.created) == 3
+    assert result.ok
+    assert len(result.created) == 3
     assert len(apply_requests(fake_cdf)) == 3
 
 
@@ -125,7 +129,8 @@ async def test_reapplying_is_idempotent(fake_cdf: FakeCDF, aclient: AsyncCognite
     sink = NodeSink(aclient, retry=FAST_RETRY)
     await sink.write(assets(5))
     again = await sink.write(assets(5))
-    assert sorted(again.unchanged) == sorted(a.key for a in assets(5)) and not again.created
+    assert sorted(again.unchanged) == sorted(a.key for a in assets(5))
+    assert not again.created
     assert {node["version"] for node in fake_cdf.nodes().values()} == {1}
     changed = await sink.write([AssetNode("a0000", name="Renamed", parent="root", source=None)])
     assert changed.updated == ["a0000"]
