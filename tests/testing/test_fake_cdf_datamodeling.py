@@ -107,8 +107,8 @@ def test_existing_version_mismatch_is_a_version_conflict(cognite_client: Cognite
     instances.apply(CogniteAssetApply(space, "a", name="A"))
     with pytest.raises(CogniteAPIError) as conflict:
         instances.apply(CogniteAssetApply(space, "a", name="B", existing_version=0))
-    assert conflict.value.code == 409
-    assert "version conflict" in conflict.value.message
+    assert conflict.value.code == 400
+    assert conflict.value.message == "A version conflict caused the ingest to fail."
     skipped = instances.apply(
         CogniteAssetApply(space, "a", name="B", existing_version=0), skip_on_version_conflict=True
     )

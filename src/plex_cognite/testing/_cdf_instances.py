@@ -2,7 +2,8 @@
 
 - `POST /models/spaces` (apply), `/models/spaces/byids`, `GET /models/spaces`.
 - `POST /models/instances` (apply): nodes with view sources, `replace`, `autoCreateDirectRelations`,
-  `existingVersion` (a mismatch is a 409 version conflict unless `skipOnVersionConflict`), property validation
+  `existingVersion` (a mismatch is CDF's 400 "A version conflict caused the ingest to fail." unless
+  `skipOnVersionConflict`), property validation
   against the views (400). A request is atomic: any error leaves every node untouched.
 - `/models/instances/byids`, `/models/instances/list` (filters `equals`, `in`, `prefix`, `hasData`, `and`, `or`,
   `not`; `sources` also require data in those views), `/models/instances/delete`.
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     from plex_cognite.testing._cdf_store import CDFStore
 
 MAX_APPLY = 1000
+VERSION_CONFLICT = "A version conflict caused the ingest to fail."
+"""CDF's answer (a 400) when an `existingVersion` does not match and `skipOnVersionConflict` is false."""
 NodeKey = tuple[str, str]
 _Predicate = Callable[[Record], bool]
 
@@ -127,8 +130,7 @@ class InstanceStore:
             if version is not None and key in self.nodes and self.nodes[key]["version"] != version
         ]
         if conflicts and not skip_conflicts:
-            named = ", ".join(f"{space}:{xid}" for space, xid in conflicts)
-            raise CDFError(409, f"A version conflict caused the ingest to fail: {named}")
+            raise CDFError(400, VERSION_CONFLICT)
         for key, sources, _ in planned:
             if key not in self.nodes:
                 for view, properties in sources:

@@ -6,7 +6,9 @@ import re
 
 import pytest
 from cognite.client import AsyncCogniteClient
-from cognite.client.data_classes.data_modeling import NodeId
+from cognite.client.data_classes.data_modeling import NodeId, SpaceApply
+from cognite.client.data_classes.data_modeling.cdm.v1 import CogniteActivityApply, CogniteAssetApply
+from cognite.client.exceptions import CogniteAPIError
 
 from plex_cognite.cdf.datamodeling import (
     ActivityNode,
@@ -16,6 +18,7 @@ from plex_cognite.cdf.datamodeling import (
     SourceSystemNode,
     TimeSeriesNode,
 )
+from plex_cognite.cdf.datamodeling.sink import is_version_conflict
 from plex_cognite.cdf.items import DatapointsItem
 from plex_cognite.errors import CogniteWriteError
 from plex_cognite.resilience import RetryPolicy
@@ -123,6 +126,18 @@ async def test_a_conflict_that_does_not_clear_fails_the_batch_for_the_next_run(
     result = await NodeSink(aclient, retry=FAST_RETRY, version_conflict_retries=1).write(assets(3))
     assert len(result.failed) == 3
     assert not any(getattr(f, "permanent", False) for f in result.failed)  # retried next run, not dead-lettered
+
+
+def test_cdf_version_conflicts_are_told_apart_from_bad_nodes(fake_cdf: FakeCDF) -> None:
+    client = fake_cdf.cognite_client()
+    client.data_modeling.spaces.apply(SpaceApply("plex"))
+    client.data_modeling.instances.apply(CogniteAssetApply("plex", "a", name="A"))
+    with pytest.raises(CogniteAPIError) as conflict:
+        client.data_modeling.instances.apply(CogniteAssetApply("plex", "a", name="B", existing_version=0))
+    with pytest.raises(CogniteAPIError) as invalid:
+        client.data_modeling.instances.apply(CogniteActivityApply("plex", "b", name="B", assets=[("nospace", "x")]))
+    assert is_version_conflict(conflict.value)
+    assert not is_version_conflict(invalid.value)
 
 
 async def test_reapplying_is_idempotent(fake_cdf: FakeCDF, aclient: AsyncCogniteClient) -> None:

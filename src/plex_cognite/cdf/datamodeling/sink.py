@@ -9,9 +9,10 @@ One `write` call:
    `autoCreateDirectRelations=true` (a relation to a node that does not exist yet creates an empty node, which the
    real node fills in when it arrives).
 3. A batch that fails is retried whole under the batch retry policy (429 and 5xx), and on a version conflict
-   (409, another writer changed a node in between) a few more times. A batch CDF rejects as invalid (400/422) is
-   split in halves until the bad node is alone: it is reported as a permanent failure (`ItemFailure` with
-   `permanent=True`, to be dead-lettered) and the rest of the batch lands.
+   (another writer changed a node in between: CDF's 400 "A version conflict caused the ingest to fail.", or a
+   409) a few more times. A batch CDF rejects as invalid (any other 400, or 422) is split in halves until the bad
+   node is alone: it is reported as a permanent failure (`ItemFailure` with `permanent=True`, to be
+   dead-lettered) and the rest of the batch lands.
 
 Re-applying a node is idempotent (same properties, same node); CDF reports it as not modified, which the sink lists
 as `unchanged`.
@@ -34,11 +35,15 @@ from plex_cognite.cdf._upsert import BatchRetry
 from plex_cognite.cdf.datamodeling.items import DEFAULT_INSTANCE_SPACE, AssetNode, NodeItem, SourceSystemNode
 from plex_cognite.core.results import ItemFailure, WriteResult
 
-__all__ = ["MAX_NODES_PER_REQUEST", "NodeSink", "RejectedNode"]
+__all__ = ["MAX_NODES_PER_REQUEST", "NodeSink", "RejectedNode", "is_version_conflict"]
 
 MAX_NODES_PER_REQUEST = 1000
 _INVALID_STATUSES = frozenset({400, 422})
-_VERSION_CONFLICT = 409
+
+
+def is_version_conflict(exc: CogniteAPIError) -> bool:
+    """Whether CDF refused an apply because a node changed under it (worth another attempt, not a bad node)."""
+    return exc.code == 409 or (exc.code == 400 and "version conflict" in str(exc.message).lower())
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +59,14 @@ def _parents_first(items: Sequence[NodeItem]) -> list[NodeItem]:
     depth: dict[str, int] = {}
 
     def depth_of(xid: str) -> int:
-        if xid not in depth:
-            depth[xid] = 0  # guards cycles
-            parent = assets[xid].parent
-            depth[xid] = 0 if parent is None or parent not in assets else depth_of(parent) + 1
+        chain: list[str] = []
+        current: str | None = xid
+        while current is not None and current in assets and current not in depth and current not in chain:
+            chain.append(current)
+            current = assets[current].parent
+        known = depth.get(current, -1) if current is not None else -1
+        for offset, name in enumerate(reversed(chain), start=1):
+            depth[name] = known + offset
         return depth[xid]
 
     def rank(item: NodeItem) -> tuple[int, int]:
@@ -139,7 +148,7 @@ class NodeSink(SinkBase):
         try:
             return await self._apply(batch)
         except CogniteAPIError as exc:
-            if exc.code not in _INVALID_STATUSES:
+            if exc.code not in _INVALID_STATUSES or is_version_conflict(exc):
                 raise
             if len(batch) == 1:
                 reason = f"CDF rejected node {batch[0].key!r}: {exc.message}"[:500]
@@ -165,7 +174,7 @@ class NodeSink(SinkBase):
                 answer = await self.retry.acall(functools.partial(self.api.post, "/models/instances", body))
                 break
             except CogniteAPIError as exc:
-                if exc.code != _VERSION_CONFLICT or conflicts == self.version_conflict_retries:
+                if not is_version_conflict(exc) or conflicts == self.version_conflict_retries:
                     raise
                 await asyncio.sleep(0.05 * 2**conflicts)
         return _outcome(answer, attempts)
