@@ -254,3 +254,12 @@ def test_timestamps_are_checked_and_kept(cognite_client: CogniteClient, space: s
     job = cognite_client.data_modeling.instances.retrieve_nodes(NodeId(space, "job"), node_cls=CogniteActivity)
     assert job is not None
     assert job.start_time == start
+
+
+def test_at_most_1000_nodes_per_apply(fake_cdf: FakeCDF, space: str) -> None:
+    node = {"instanceType": "node", "space": space, "sources": []}
+    body = {"items": [{**node, "externalId": f"n{i}"} for i in range(1001)]}
+    answer = api(fake_cdf, "POST", "/models/instances", body)
+    assert answer.status_code == 400
+    assert "between 1 and 1000" in answer.json()["error"]["message"]
+    assert fake_cdf.nodes() == {}

@@ -186,3 +186,8 @@ async def test_datapoints_by_instance_id(fake_cdf: FakeCDF, aclient: AsyncCognit
 def test_batch_size_is_bounded(aclient: AsyncCogniteClient) -> None:
     with pytest.raises(ValueError, match="batch_size"):
         NodeSink(aclient, batch_size=1001)
+
+
+async def test_the_sync_client_works_too(fake_cdf: FakeCDF) -> None:
+    result = await NodeSink(fake_cdf.cognite_client(), retry=FAST_RETRY).write(assets(3))
+    assert len(result.created) == 3
