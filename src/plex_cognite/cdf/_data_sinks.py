@@ -6,6 +6,7 @@ import asyncio
 import functools
 import time
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import quote
 
 from cognite.client import AsyncCogniteClient, CogniteClient
@@ -94,6 +95,15 @@ class DatapointsSink(SinkBase):
         total.created.extend(x for x in series if x in written and x not in broken)
         return self._report(total, started)
 
+    def series_identifier(self, key: str) -> dict[str, Any]:
+        """How a request names the series of a `DatapointsItem` key: `{"externalId": key}`."""
+        return {"externalId": key}
+
+    def missing_key(self, identifier: dict[str, Any]) -> str | None:
+        """The item key an entry of CDF's `missing` list names (the inverse of `series_identifier`)."""
+        xid = identifier.get("externalId")
+        return xid if isinstance(xid, str) else None
+
     def _pack(self, series: dict[str, list[tuple[int, float]]]) -> list[_Request]:
         requests: list[_Request] = []
         current: _Request = []
@@ -118,7 +128,7 @@ class DatapointsSink(SinkBase):
         while pending:
             body = {
                 "items": [
-                    {"externalId": xid, "datapoints": [{"timestamp": t, "value": v} for t, v in points]}
+                    {**self.series_identifier(xid), "datapoints": [{"timestamp": t, "value": v} for t, v in points]}
                     for xid, points in pending
                 ]
             }
@@ -126,7 +136,7 @@ class DatapointsSink(SinkBase):
                 result.requests += 1
                 await self.retry.acall(functools.partial(self.api.post_no_answer, "/timeseries/data", body))
             except CogniteNotFoundError as exc:
-                missing = {m.get("externalId") for m in exc.missing or [] if isinstance(m, dict)}
+                missing = {self.missing_key(m) for m in exc.missing or [] if isinstance(m, dict)}
                 if not missing.intersection(x for x, _ in pending):
                     raise
                 for xid in dict.fromkeys(x for x, _ in pending if x in missing):

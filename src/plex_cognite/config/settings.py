@@ -20,6 +20,7 @@ YAML path of the setting (`plex.pcns[1]`) and what to do about it. Secrets are `
 from __future__ import annotations
 
 import difflib
+import re
 from datetime import timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -56,6 +57,7 @@ __all__ = [
     "BreakerSettings",
     "CacheSettings",
     "CogniteSettings",
+    "DataModelingSettings",
     "DataSourceSettings",
     "DeadLetterSettings",
     "ExtractionSettings",
@@ -64,6 +66,7 @@ __all__ = [
     "MetricsSettings",
     "PlexSettings",
     "RetrySettings",
+    "SinkKind",
     "StateSettings",
     "StreamName",
     "load_settings",
@@ -92,6 +95,12 @@ def _known_stream(name: str) -> str:
         f"entry-point group '{EXTRACTOR_ENTRY_POINT_GROUP}')"
     )
 
+
+#: Which CDF sinks a run writes: the classic resources, Core Data Model nodes, or both.
+SinkKind: TypeAlias = Literal["classic", "datamodeling", "both"]
+
+_SPACE = re.compile(r"[a-zA-Z][a-zA-Z0-9_-]{0,41}[a-zA-Z0-9]?")
+_RESERVED_SPACES = frozenset({"space", "cdf", "dms", "pg3", "shared", "system", "node", "edge"})
 
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 
@@ -181,6 +190,25 @@ class PlexSettings(_Section):
         return self
 
 
+class DataModelingSettings(_Section):
+    """Where the Core Data Model sink writes (`cdf.sink: datamodeling | both`)."""
+
+    instance_space: str = Field(
+        "plex", description="Instance space of the nodes (created on first write when missing)."
+    )
+
+    @field_validator("instance_space")
+    @classmethod
+    def _check_space(cls, value: str) -> str:
+        if not _SPACE.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a valid space: 1 to 43 letters, digits, '_' or '-', starting with a letter"
+            )
+        if value in _RESERVED_SPACES or value.startswith("cdf_"):
+            raise ValueError(f"{value!r} is reserved by CDF; choose another instance space (for example 'plex')")
+        return value
+
+
 class CogniteSettings(_Section):
     """Cognite Data Fusion: project and exactly one authentication mode.
 
@@ -201,6 +229,21 @@ class CogniteSettings(_Section):
     data_set_id: int | None = None
     write_concurrency: int = Field(4, ge=1, le=64)
     raw_database: str = Field("plex", min_length=1, description="RAW database for RAW rows extractors write.")
+    sink: SinkKind = Field(
+        "classic",
+        description="classic (assets, events, time series), datamodeling (Core Data Model nodes) or both.",
+    )
+    datamodeling: DataModelingSettings = Field(default_factory=DataModelingSettings)
+
+    @property
+    def writes_classic(self) -> bool:
+        """Whether the classic resources are written (`sink` is `classic` or `both`)."""
+        return self.sink in ("classic", "both")
+
+    @property
+    def writes_nodes(self) -> bool:
+        """Whether Core Data Model nodes are written (`sink` is `datamodeling` or `both`)."""
+        return self.sink in ("datamodeling", "both")
 
     @property
     def auth_mode(self) -> Literal["token", "client_credentials"]:

@@ -39,9 +39,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from plex_cognite.typing import WriteResult
 from plex_cognite.observability.health import HealthState
 from plex_cognite.observability.logs import get_logger
+from plex_cognite.typing import WriteResult
 
 __all__ = ["BREAKER_STATE_VALUES", "ExtractorMetrics", "ScopedMetrics"]
 

@@ -208,7 +208,7 @@ def series_header(series: Record) -> Record:
         "isStep": series.get("isStep", False),
         "type": "string" if series.get("isString") else "numeric",
     }
-    for name in ("externalId", "unit", "unitExternalId"):
+    for name in ("externalId", "instanceId", "unit", "unitExternalId"):
         if series.get(name) is not None:
             header[name] = series[name]
     return header

@@ -193,6 +193,7 @@ class CDFApp:
         add("POST", _TABLE + "/rows/delete", _api(self._delete_rows))
         add("GET", _TABLE + "/rows/(?P<key>[^/]+)", _api(self._get_row))
         add("GET", _TABLE + "/cursors", _api(self._cursors))
+        self._register_data_modeling()
 
     def _list(self, kind: str) -> Callable[[Request], Response]:
         def list_(request: Request) -> Response:
@@ -241,6 +242,43 @@ class CDFApp:
             "limit": int(request.query_value("limit") or 100),
         }
         return Response.json({"items": self.store.list_runs(body)})
+
+    # -- data modeling ---------------------------------------------------------------------------------------------
+
+    def _register_data_modeling(self) -> None:
+        add, instances = self.router.add, self.store.instances
+        add("POST", "/models/spaces", self._locked(instances.apply_spaces, write=True))
+        add("POST", "/models/spaces/byids", self._locked(instances.retrieve_spaces))
+        add("GET", "/models/spaces", _api(self._list_spaces))
+        add("POST", "/models/instances", self._locked(instances.apply, write=True))
+        add("POST", "/models/instances/byids", self._locked(instances.retrieve))
+        add("POST", "/models/instances/list", _api(self._list_instances))
+        add("POST", "/models/instances/delete", self._locked(instances.delete, write=True))
+
+    def _locked(
+        self, operation: Callable[[object], list[Record]], *, write: bool = False
+    ) -> Callable[[Request], Response]:
+        """An endpoint running `operation(body)` under the store lock and answering `{"items": [...]}`."""
+
+        def endpoint(request: Request) -> Response:
+            body = request.json()
+            with self.store.lock:
+                items = operation(body)
+                if write:
+                    self.store.version += 1
+            return Response.json({"items": items}, items=_items_count(body))
+
+        return _api(endpoint)
+
+    def _list_spaces(self, request: Request) -> Response:
+        with self.store.lock:
+            items = self.store.instances.list_spaces(_bool_param(request, "includeGlobal"))
+        return Response.json({"items": items, "nextCursor": None})
+
+    def _list_instances(self, request: Request) -> Response:
+        with self.store.lock:
+            items, cursor = self.store.instances.list_page(request.json())
+        return Response.json({"items": items, "nextCursor": cursor}, items=len(items))
 
     # -- datapoints ------------------------------------------------------------------------------------------------
 
@@ -359,6 +397,9 @@ def _points_protobuf(pages: list[SeriesPoints]) -> bytes:
         item.id = series["id"]
         if series.get("externalId") is not None:
             item.externalId = series["externalId"]
+        if series.get("instanceId") is not None:
+            item.instanceId.space = series["instanceId"]["space"]
+            item.instanceId.externalId = series["instanceId"]["externalId"]
         item.isString = bool(series.get("isString"))
         item.isStep = bool(series.get("isStep"))
         if series.get("unit") is not None:

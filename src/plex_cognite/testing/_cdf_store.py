@@ -15,6 +15,7 @@ from typing import Any
 from plex_cognite.testing import _cdf_assets as assets
 from plex_cognite.testing._cdf_datapoints import DatapointStore
 from plex_cognite.testing._cdf_errors import CDFError, Identifier, bad_request, unique_identifiers
+from plex_cognite.testing._cdf_instances import InstanceStore
 from plex_cognite.testing._cdf_raw import RawStore
 from plex_cognite.testing._cdf_resources import FIELDS, compile_filter
 from plex_cognite.testing._cdf_table import (
@@ -50,6 +51,7 @@ class CDFStore:
         self.children: dict[int, set[int]] = {}
         self.datapoints = DatapointStore()
         self.raw = RawStore(self.now_ms)
+        self.instances = InstanceStore(self)
         self.runs: list[Record] = []
         self.version = 0
 
@@ -90,6 +92,7 @@ class CDFStore:
             self.children.clear()
             self.datapoints.clear()
             self.raw.clear()
+            self.instances.clear()
             self.runs.clear()
             self.version += 1
 
@@ -320,6 +323,7 @@ class CDFStore:
                 "tables": {kind: list(table.by_id.values()) for kind, table in self.tables.items()},
                 "datapoints": self.datapoints.snapshot(),
                 "raw": self.raw.snapshot(),
+                "instances": self.instances.snapshot(),
                 "runs": list(self.runs),
             }
 
@@ -336,4 +340,5 @@ class CDFStore:
                         self.children.setdefault(record["parentId"], set()).add(record["id"])
             self.datapoints.restore(state.get("datapoints", {}))
             self.raw.restore(state.get("raw", {}))
+            self.instances.restore(state.get("instances", {}))
             self.runs.extend(state.get("runs", []))

@@ -52,6 +52,7 @@ class Table:
         self.resource = resource
         self.by_id: dict[int, Record] = {}
         self.by_xid: dict[str, int] = {}
+        self.by_instance: dict[str, int] = {}
         self._order: list[int] | None = []
 
     def __len__(self) -> int:
@@ -66,6 +67,8 @@ class Table:
         key, value = identifier
         if key == "id":
             return value if isinstance(value, int) and value in self.by_id else None
+        if key == "instanceId":
+            return self.by_instance.get(str(value))
         return self.by_xid.get(str(value))
 
     def put(self, record: Record) -> None:
@@ -82,6 +85,8 @@ class Table:
         self.by_id[object_id] = record
         if record.get("externalId") is not None:
             self.by_xid[record["externalId"]] = object_id
+        if record.get("instanceId") is not None:
+            self.by_instance[instance_key(record["instanceId"])] = object_id
 
     def remove(self, object_id: int) -> Record | None:
         """Delete an object; returns it, or None when it did not exist."""
@@ -89,6 +94,8 @@ class Table:
         if record is not None:
             if record.get("externalId") is not None:
                 self.by_xid.pop(record["externalId"], None)
+            if record.get("instanceId") is not None:
+                self.by_instance.pop(instance_key(record["instanceId"]), None)
             self._order = None
         return record
 
@@ -96,6 +103,7 @@ class Table:
         """Delete everything."""
         self.by_id.clear()
         self.by_xid.clear()
+        self.by_instance.clear()
         self._order = []
 
     def order(self) -> list[int]:
@@ -200,13 +208,24 @@ def parse_identifier(item: Mapping[str, Any]) -> tuple[str, int | str]:
         if not isinstance(xid, str) or not xid:
             raise bad_request(f"Invalid externalId {xid!r}")
         return ("externalId", xid)
-    if "instanceId" in item:
-        raise bad_request("instanceId identifiers are not supported by FakeCDF")
-    raise bad_request("Each item must have either 'id' or 'externalId'")
+    if "instanceId" in item and item["instanceId"] is not None:
+        instance = item["instanceId"]
+        if not isinstance(instance, dict) or not all(isinstance(instance.get(k), str) for k in ("space", "externalId")):
+            raise bad_request(f"Invalid instanceId {instance!r}: expected {{'space': str, 'externalId': str}}")
+        return ("instanceId", instance_key(instance))
+    raise bad_request("Each item must have either 'id', 'externalId' or 'instanceId'")
+
+
+def instance_key(instance_id: Mapping[str, Any]) -> str:
+    """The index key of an `{"space", "externalId"}` instance id."""
+    return json.dumps([instance_id["space"], instance_id["externalId"]], separators=(",", ":"))
 
 
 def as_identifier(identifier: tuple[str, int | str]) -> Identifier:
-    """Turn a parsed identifier back into `{"id": ..}` / `{"externalId": ..}`."""
+    """Turn a parsed identifier back into `{"id": ..}` / `{"externalId": ..}` / `{"instanceId": {..}}`."""
+    if identifier[0] == "instanceId":
+        space, xid = json.loads(str(identifier[1]))
+        return {"instanceId": {"space": space, "externalId": xid}}
     return {identifier[0]: identifier[1]}
 
 

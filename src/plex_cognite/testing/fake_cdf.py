@@ -1,7 +1,8 @@
 """FakeCDF: a stateful Cognite Data Fusion fake served over real HTTP on 127.0.0.1.
 
 The real cognite-sdk (`CogniteClient` and `AsyncCogniteClient`) talks to it unchanged: assets, events, time series,
-datapoints, RAW, data sets, extraction pipelines and their runs, with CDF's error bodies (409 `duplicated`,
+datapoints (by id, external id or instance id), RAW, data sets, extraction pipelines and their runs, data-modeling
+spaces and Core Data Model nodes (`cdf.nodes("CogniteAsset")`), with CDF's error bodies (409 `duplicated`,
 400 `missing`), item limits, whole-request atomicity, bearer-token auth and `POST /token` for client credentials.
 Tests inspect what was written (`cdf.events`, `cdf.datapoints("xid")`), count requests per endpoint, and inject
 faults (429, 5xx, latency, dropped connections, commit-then-fail) deterministically.
@@ -226,6 +227,22 @@ class FakeCDF(LoopbackFake):
     def string_datapoints(self, external_id: str) -> list[tuple[int, str]]:
         """Datapoints of a string series as `(timestamp_ms, value)`, by timestamp."""
         return [(ts, value) for ts, value in self._points(external_id) if isinstance(value, str)]
+
+    def nodes(self, view: str | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+        """Data-modeling nodes by `(space, externalId)`: `{"version", "views", "properties"}` (flat properties).
+
+        Args:
+            view: Only nodes with data in this Core Data Model view (`"CogniteAsset"`); None: every node, including
+                the empty ones CDF creates for direct relations to nodes that did not exist.
+        """
+        from plex_cognite.testing._cdf_views import has_data_in
+
+        with self.store.lock:
+            return {
+                key: {"version": n["version"], "views": list(n["views"]), "properties": copy.deepcopy(n["props"])}
+                for key, n in sorted(self.store.instances.nodes.items())
+                if view is None or has_data_in(set(n["views"]), view)
+            }
 
     def raw_rows(self, db: str, table: str) -> dict[str, dict[str, Any]]:
         """Columns per row key of one RAW table (empty when the table does not exist)."""

@@ -46,6 +46,7 @@ from plex_cognite.testing._plant_expected import (
     build_expected,
     dead_letter_reason,
 )
+from plex_cognite.testing._plant_nodes import ExpectedGraph, ExpectedNode, build_expected_graph
 from plex_cognite.testing._plant_rows import MutationLayer, PlantRows, Row
 from plex_cognite.testing._plant_time import Kind, format_plex_ms, from_ms, mix, parse_plex_datetime, to_us
 
@@ -54,6 +55,8 @@ __all__ = [
     "ExpectedCdf",
     "ExpectedDeadLetter",
     "ExpectedEvent",
+    "ExpectedGraph",
+    "ExpectedNode",
     "ExpectedTimeSeries",
     "MalformedRow",
     "PlantSize",
@@ -354,6 +357,24 @@ class SimulatedPlant:
             The expectation; compare it with `ExpectedCdf.mismatches`.
         """
         return build_expected(self, start or self.start, end or self.end, streams, on_missing_asset)
+
+    def expected_nodes(
+        self, start: datetime | None = None, end: datetime | None = None, *, streams: Sequence[str] = ALL_STREAMS
+    ) -> ExpectedGraph:
+        """The Core Data Model node graph a full extraction of this plant writes with `cdf.sink: datamodeling`.
+
+        Node external ids are the classic ones; a job whose part is unknown lands with its relation, and the part's
+        node exists empty (`ExpectedGraph.empty_nodes`), instead of being deferred as in the classic sink.
+
+        Args:
+            start: Start of the extracted history window (inclusive); default `self.start`.
+            end: End of the window (exclusive); default `self.end`.
+            streams: The streams extracted.
+
+        Returns:
+            The expectation; compare it with `ExpectedGraph.mismatches`.
+        """
+        return build_expected_graph(self, start or self.start, end or self.end, streams)
 
     def mutate(
         self, fraction: float = 0.05, *, ids: Collection[str] | None = None, seed: int | None = None
