@@ -63,6 +63,7 @@ class StreamLedger:
         *,
         digests: Mapping[str, bytes] | None = None,
         windows: Sequence[TimeWindow | None] | None = None,
+        hash_prefix: str = "",
     ) -> None:
         """Count one write's result and update state item by item.
 
@@ -72,6 +73,7 @@ class StreamLedger:
             result: What the sink reported.
             digests: Content hashes to store for acknowledged items (change detection), by key.
             windows: The history window of each item (same order as `items`), or None.
+            hash_prefix: Prepended to item keys in the state's hashes (keeps sinks whose keys overlap apart).
         """
         report = self.report
         report.written += result.written
@@ -83,7 +85,7 @@ class StreamLedger:
         if not result.failed:
             if digests:
                 for key, digest in digests.items():
-                    self.state.set_hash(key, digest)
+                    self.state.set_hash(hash_prefix + key, digest)
             return
         index = {item.key: position for position, item in enumerate(items)}
         not_acknowledged: set[str] = set()
@@ -110,7 +112,7 @@ class StreamLedger:
         if digests:
             for key, digest in digests.items():
                 if key not in not_acknowledged:
-                    self.state.set_hash(key, digest)
+                    self.state.set_hash(hash_prefix + key, digest)
 
     def _release_held(self, sink: str, items: Sequence[KeyedItem], result: WriteResult) -> None:
         """Items that landed are no longer held (a snapshot re-read may write a held item before its retry)."""

@@ -48,6 +48,8 @@ class BoundSink(Generic[ItemT]):
         max_batch_weight: Seal a `put` batch before its weight passes this.
         max_batch_age_s: Seal a `put` batch this long after it opened.
         max_pending: Sealed `put` batches in memory at once (default: 2 x concurrency).
+        hash_prefix: Prepended to item keys in the state's content hashes, for a sink whose keys may equal another
+            sink's (for example data-modeling nodes named like the classic assets).
     """
 
     def __init__(
@@ -62,8 +64,10 @@ class BoundSink(Generic[ItemT]):
         max_batch_weight: int | None = None,
         max_batch_age_s: float = 5.0,
         max_pending: int | None = None,
+        hash_prefix: str = "",
     ) -> None:
         self._ledger = ledger
+        self.hash_prefix = hash_prefix
         self.name = name
         self.sink = sink
         self.batch_size = batch_size
@@ -98,7 +102,7 @@ class BoundSink(Generic[ItemT]):
             return result
         changed, digests = self._changed(ledger, items)
         result = await self.sink.write(changed) if changed else WriteResult()
-        ledger.account(self.name, changed, result, digests=digests)
+        ledger.account(self.name, changed, result, digests=digests, hash_prefix=self.hash_prefix)
         return result
 
     async def put(self, items: Sequence[ItemT], *, window: TimeWindow | None = None) -> None:
@@ -126,7 +130,7 @@ class BoundSink(Generic[ItemT]):
         digests: dict[str, bytes] = {}
         for item in items:
             digest = item.content_hash()
-            if ledger.state.is_unchanged(item.key, digest):
+            if ledger.state.is_unchanged(self.hash_prefix + item.key, digest):
                 ledger.report.unchanged += 1
                 continue
             changed.append(item)
@@ -162,7 +166,9 @@ class BoundSink(Generic[ItemT]):
         items = [item for item, _, _ in batch.items]
         windows = [window for _, _, window in batch.items]
         digests = {item.key: digest for item, digest, _ in batch.items if digest is not None}
-        ledger.account(self.name, items, batch.result, digests=digests or None, windows=windows)
+        ledger.account(
+            self.name, items, batch.result, digests=digests or None, windows=windows, hash_prefix=self.hash_prefix
+        )
         await ledger.window_items_settled(windows)
         await ledger.maybe_commit()
 

@@ -108,6 +108,7 @@ class BaseExtractor(ABC):
         max_batch_weight: int | None = None,
         max_batch_age_s: float = 5.0,
         max_pending: int | None = None,
+        hash_prefix: str = "",
     ) -> BoundSink[ItemT]:
         """Bind a sink to this extractor under `name`: writes through it are accounted (see `BoundSink`).
 
@@ -122,6 +123,8 @@ class BaseExtractor(ABC):
             max_batch_weight: Seal a pipelined batch before its weight passes this.
             max_batch_age_s: Seal a pipelined batch this long after it opened.
             max_pending: Sealed batches in memory at once.
+            hash_prefix: Prepended to item keys in the state's content hashes (for a sink whose keys may equal
+                another sink's).
 
         Returns:
             The bound sink.
@@ -136,6 +139,7 @@ class BaseExtractor(ABC):
             max_batch_weight=max_batch_weight,
             max_batch_age_s=max_batch_age_s,
             max_pending=max_pending,
+            hash_prefix=hash_prefix,
         )
         self._bound[name] = bound
         return bound
@@ -318,7 +322,7 @@ class BaseExtractor(ABC):
                 items = [held.item for _, held in chunk]
                 digests = {held.item.key: held.digest for _, held in chunk if held.digest is not None}
                 result = await bound.sink.write(items)
-                ledger.account(name, items, result, digests=digests or None)
+                ledger.account(name, items, result, digests=digests or None, hash_prefix=bound.hash_prefix)
 
 
 class StreamExtractor(BaseExtractor, Generic[RecordT, ItemT]):
