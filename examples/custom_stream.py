@@ -17,7 +17,7 @@ from pathlib import Path
 
 from plex_cognite.cdf.items import RawRowItem
 from plex_cognite.cdf.sinks import RawSink
-from plex_cognite.cli.demo import demo_settings
+from plex_cognite.testing.demo import demo_settings
 from plex_cognite.core.extractor import Extractor, ExtractorContext, StreamExtractor
 from plex_cognite.plex.client import AsyncPlexClient
 from plex_cognite.plex.models import Container

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from plex_cognite.cli.demo import demo_settings
+from plex_cognite.testing.demo import demo_settings
 from plex_cognite.core.extractor import StreamReport
 from plex_cognite.observability.metrics import ExtractorMetrics
 from plex_cognite.runner import run_extractors

@@ -137,9 +137,10 @@ class FakeCDF(LoopbackFake):
         self, client_name: str = "plex-cognite-tests", credentials: CredentialProvider | None = None
     ) -> ClientConfig:
         """A `ClientConfig` pointing at this fake (static-token credentials unless `credentials` is given)."""
-        from cognite.client import ClientConfig
+        from cognite.client import ClientConfig, global_config
         from cognite.client.credentials import Token
 
+        global_config.disable_pypi_version_check = True  # talk to this fake only, never to pypi.org
         return ClientConfig(
             client_name=client_name,
             project=self.project,
