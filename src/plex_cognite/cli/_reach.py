@@ -62,18 +62,18 @@ async def reach(url: str, *, service: str, setting: str, budget_s: float = 10.0,
         except socket.gaierror as error:
             raise UnreachableError(service, url, "dns", f"DNS lookup of {host} failed", setting=setting) from error
         except ssl.SSLError as error:
-            detail = f"TLS handshake with {host}:{port} failed ({error.reason or type(error).__name__})"
+            detail = f"TLS handshake failed ({error.reason or type(error).__name__})"
             raise UnreachableError(service, url, "tls", detail, setting=setting) from error
         except TimeoutError as error:
-            detail = f"no connection to {host}:{port} within {timeout_s:g} s"
+            detail = f"connection timed out after {timeout_s:g} s"
             raise UnreachableError(service, url, "timeout", detail, setting=setting) from error
         except ConnectionRefusedError as error:
             left = deadline - time.monotonic()
             if left <= 0:
-                detail = f"connection to {host}:{port} refused ({attempts} attempt(s) over {budget_s:g} s)"
+                detail = f"connection refused ({attempts} attempt(s) over {budget_s:g} s)"
                 raise UnreachableError(service, url, "refused", detail, setting=setting) from error
             await asyncio.sleep(min(wait, left))
             wait = min(wait * 2, 2.0)
         except OSError as error:
-            detail = f"cannot connect to {host}:{port} ({error.strerror or type(error).__name__})"
+            detail = f"cannot connect ({error.strerror or type(error).__name__})"
             raise UnreachableError(service, url, "network", detail, setting=setting) from error
