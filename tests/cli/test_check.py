@@ -181,3 +181,44 @@ def test_a_missing_raw_database_is_created_as_run_would(
     assert main(["check", "--config", str(write(tmp_path / "c.yaml", full_config))]) == 0
     assert "plex_state" in cdf.raw_tables()
     assert "ok   RAW database plex_state (state): created" in capsys.readouterr().out
+
+
+def test_client_credentials_are_checked_through_the_token_endpoint(
+    full_config: dict[str, Any], cdf: FakeCDF, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    provision(cdf)
+    del full_config["cdf"]["token"]
+    full_config["cdf"].update(client_id=cdf.client_id, client_secret=cdf.client_secret, token_url=cdf.token_url)
+    assert main(["check", "--config", str(write(tmp_path / "good.yaml", full_config))]) == 0
+    assert "ok   CDF credentials: credentials accepted (client_credentials" in capsys.readouterr().out
+
+    full_config["cdf"]["client_secret"] = "wrong-secret"
+    assert main(["check", "--config", str(write(tmp_path / "bad.yaml", full_config))]) == 1
+    captured = capsys.readouterr()
+    assert [line.split(":")[0] for line in fail_lines(captured.err)] == ["FAIL CDF credentials"]
+    assert "wrong-secret" not in captured.out + captured.err
+
+
+def test_a_wrong_cdf_token_fails_the_credentials_line(
+    full_config: dict[str, Any], cdf: FakeCDF, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    full_config["cdf"]["token"] = "not-the-token"
+    assert main(["check", "--config", str(write(tmp_path / "c.yaml", full_config))]) == 1
+    captured = capsys.readouterr()
+    failures = fail_lines(captured.err)
+    assert len(failures) == 1
+    assert failures[0].startswith("FAIL CDF credentials:")
+    assert "401" in failures[0]
+    assert "not-the-token" not in captured.out + captured.err
+
+
+def test_a_project_the_credentials_do_not_reach_is_named(
+    full_config: dict[str, Any], cdf: FakeCDF, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    full_config["cdf"]["project"] = "other-project"
+    assert main(["check", "--config", str(write(tmp_path / "c.yaml", full_config))]) == 1
+    failures = fail_lines(capsys.readouterr().err)
+    assert failures == [
+        "FAIL CDF project other-project: the credentials have no access to it (they reach: test-project); "
+        "fix cdf.project"
+    ]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from plex_cognite.cli._reach import reach
-from plex_cognite.errors import one_line
+from plex_cognite.errors import network_failure, one_line
 
 if TYPE_CHECKING:
     from cognite.client import AsyncCogniteClient
@@ -137,7 +137,13 @@ async def _check_cdf(settings: ExtractorSettings, emit: Emit) -> bool:
     inspected: dict[str, Any] = {}
 
     async def authenticated() -> str:
-        token = await cdf.iam.token.inspect()
+        fields = "cdf.token" if cdf_settings.auth_mode == "token" else "cdf.client_id, client_secret and token_url"
+        try:
+            token = await cdf.iam.token.inspect()
+        except Exception as error:
+            if network_failure(error) is not None:
+                raise
+            raise _CheckFailedError(f"{one_line(error)}; check {fields}") from error
         inspected["projects"] = [p.url_name for p in token.projects]
         return f"credentials accepted ({cdf_settings.auth_mode}, subject {token.subject})"
 
