@@ -17,11 +17,11 @@ from pathlib import Path
 
 from plex_cognite.cdf.items import RawRowItem
 from plex_cognite.cdf.sinks import RawSink
-from plex_cognite.testing.demo import demo_settings
 from plex_cognite.core.extractor import Extractor, ExtractorContext, StreamExtractor
 from plex_cognite.plex.client import AsyncPlexClient
 from plex_cognite.plex.models import Container
 from plex_cognite.runner import RunResources, run_extractors_sync
+from plex_cognite.testing.demo import demo_settings
 from plex_cognite.testing.fake_cdf import FakeCDF
 from plex_cognite.testing.fake_plex import FakePlex
 from plex_cognite.testing.plant import SimulatedPlant

@@ -94,3 +94,26 @@ def test_run_does_not_log_every_http_request_unless_verbose(tmp_path: Path) -> N
         verbose = subprocess.run([*command[:3], "--verbose", *command[3:]], capture_output=True, text=True, timeout=120)
         assert verbose.returncode == 0
         assert "HTTP Request" in verbose.stderr
+
+
+@dataclass
+class ReportWithTotal:
+    """A StreamReport-like snapshot that counts completed windows in `windows` and knows the total."""
+
+    pcn: str
+    stream: str
+    read: int
+    written: int
+    unchanged: int
+    windows: int
+    windows_total: int
+
+
+def test_completed_windows_are_shown_against_the_total_once_it_is_known() -> None:
+    out = io.StringIO()
+    printer = ProgressPrinter(out, interval_s=0.0)
+    printer(ReportWithTotal("1", "scrap", 10, 10, 0, windows=4, windows_total=9))
+    printer(StreamReport("1", "jobs", read=3, windows=0))
+    assert out.getvalue().splitlines()[-1] == (
+        "progress: scrap[1] read=10 written=10 unchanged=0 4/9; jobs[1] read=3 written=0 unchanged=0"
+    )

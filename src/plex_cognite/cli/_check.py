@@ -210,7 +210,7 @@ async def _check_pipeline(settings: ExtractorSettings, cdf: AsyncCogniteClient, 
 async def _raw_database(cdf: AsyncCogniteClient, database: str, section: str) -> str:
     from cognite.client.exceptions import CogniteAPIError
 
-    names = {db.name async for db in _databases(cdf)}
+    names = {db.name for db in await cdf.raw.databases.list(limit=-1)}
     if database in names:
         return "exists"
     try:
@@ -221,11 +221,6 @@ async def _raw_database(cdf: AsyncCogniteClient, database: str, section: str) ->
             f"or fix {section}.raw_db"
         ) from error
     return "created (run would create it on its first write)"
-
-
-async def _databases(cdf: AsyncCogniteClient) -> Any:
-    for db in await cdf.raw.databases.list(limit=-1):
-        yield db
 
 
 async def _check_redis(settings: ExtractorSettings, emit: Emit) -> bool:

@@ -6,7 +6,7 @@ are shown when a snapshot has them (attributes that are absent or None are left 
 | attribute        | shown as                      |
 |------------------|-------------------------------|
 | `position`       | the window being read (date)  |
-| `windows_done`   | windows done ...              |
+| `windows_done`   | windows done ... (else `windows`, once the total is known) |
 | `windows_total`  | ... of the total (`12/731`)   |
 | `records_per_s`  | records/s (else computed from `read` over the stream's elapsed time) |
 | `eta_s`          | time left                     |
@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, Self, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, Self, TextIO, cast
 
 if TYPE_CHECKING:
     from rich.live import Live
@@ -86,6 +86,15 @@ def _optional(snapshot: object, name: str) -> Any:
     return getattr(snapshot, name, None)
 
 
+def _windows_done(snapshot: object) -> int | None:
+    # `StreamReport.windows` counts completed windows; shown once the total is known (else it is noise for streams
+    # that are not windowed).
+    done = _optional(snapshot, "windows_done")
+    if done is None and _optional(snapshot, "windows_total") is not None:
+        done = _optional(snapshot, "windows")
+    return cast("int | None", done)
+
+
 class _Tracker:
     """Latest snapshot per (PCN, stream), with the first time each was seen (for a computed rate)."""
 
@@ -108,7 +117,7 @@ class _Tracker:
             unchanged=snapshot.unchanged,
             records_per_s=rate,
             position=_optional(snapshot, "position"),
-            windows_done=_optional(snapshot, "windows_done"),
+            windows_done=_windows_done(snapshot),
             windows_total=_optional(snapshot, "windows_total"),
             eta_s=_optional(snapshot, "eta_s"),
         )
