@@ -117,3 +117,11 @@ def test_completed_windows_are_shown_against_the_total_once_it_is_known() -> Non
     assert out.getvalue().splitlines()[-1] == (
         "progress: scrap[1] read=10 written=10 unchanged=0 4/9; jobs[1] read=3 written=0 unchanged=0"
     )
+
+
+def test_the_live_table_leaves_out_columns_no_stream_has_yet() -> None:
+    display = LiveProgress(io.StringIO())
+    display(StreamReport("340884", "jobs", read=7, written=7))
+    rendered = io.StringIO()
+    Console(file=rendered, width=160).print(display.table())
+    assert rendered.getvalue().splitlines()[0].split() == ["pcn", "stream", "read", "written", "unchanged"]

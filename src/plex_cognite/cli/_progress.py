@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -80,6 +81,9 @@ def format_seconds(seconds: float) -> str:
     if seconds < 90 * 60:
         return f"{round(seconds / 60)} min"
     return f"{seconds / 3600:.1f} h"
+
+
+_ALWAYS = frozenset({"pcn", "stream", "read", "written", "unchanged"})
 
 
 def _optional(snapshot: object, name: str) -> Any:
@@ -196,20 +200,24 @@ class LiveProgress:
         from rich.table import Table
 
         table = Table(box=None, pad_edge=False)
-        for name in ("pcn", "stream", "read", "written", "unchanged", "records/s", "window", "windows", "time left"):
+        rows = list(self._tracker.latest.values())
+        cells: dict[str, Callable[[StreamProgress], str]] = {
+            "pcn": lambda p: p.pcn,
+            "stream": lambda p: p.stream,
+            "read": lambda p: str(p.read),
+            "written": lambda p: str(p.written),
+            "unchanged": lambda p: str(p.unchanged),
+            "records/s": lambda p: "" if p.records_per_s is None else f"{p.records_per_s:.1f}",
+            "window": lambda p: "" if p.position is None else f"{p.position:%Y-%m-%d}",
+            "windows": lambda p: p.windows() or "",
+            "time left": lambda p: "" if p.eta_s is None else format_seconds(p.eta_s),
+        }
+        # The optional columns appear once some stream has a value for them.
+        shown = {name: cell for name, cell in cells.items() if name in _ALWAYS or any(cell(p) for p in rows)}
+        for name in shown:
             table.add_column(name, justify="left" if name in ("pcn", "stream", "window") else "right")
-        for p in self._tracker.latest.values():
-            table.add_row(
-                p.pcn,
-                p.stream,
-                str(p.read),
-                str(p.written),
-                str(p.unchanged),
-                "" if p.records_per_s is None else f"{p.records_per_s:.1f}",
-                "" if p.position is None else f"{p.position:%Y-%m-%d}",
-                p.windows() or "",
-                "" if p.eta_s is None else format_seconds(p.eta_s),
-            )
+        for p in rows:
+            table.add_row(*(cell(p) for cell in shown.values()))
         return table
 
     def __enter__(self) -> Self:
