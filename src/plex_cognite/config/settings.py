@@ -158,6 +158,9 @@ class PlexSettings(_Section):
     rate_limit_burst: int | None = Field(None, ge=1, description="Token bucket size; None: the limiter default.")
     timeout_s: float = Field(120.0, gt=0, description="Read timeout per request in seconds.")
     connect_timeout_s: float = Field(10.0, gt=0)
+    connect_budget_s: float = Field(
+        10.0, ge=0, description="Seconds `run` and `check` keep retrying a refused connection before failing."
+    )
     max_concurrency: int = Field(4, ge=1, le=256, description="Concurrent Plex requests.")
     http2: bool = True
     retry: RetrySettings = Field(default_factory=RetrySettings)
@@ -225,7 +228,11 @@ class CogniteSettings(_Section):
     scopes: StrList = Field(default_factory=list)
     client_name: str = "plex-cognite"
     timeout_s: float = Field(60.0, gt=0)
+    connect_budget_s: float = Field(
+        10.0, ge=0, description="Seconds `run` and `check` keep retrying a refused connection before failing."
+    )
     data_set_external_id: str | None = None
+    extraction_pipeline_external_id: str | None = None
     data_set_id: int | None = None
     write_concurrency: int = Field(4, ge=1, le=64)
     raw_database: str = Field("plex", min_length=1, description="RAW database for RAW rows extractors write.")

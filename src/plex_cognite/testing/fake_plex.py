@@ -198,8 +198,24 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _banner(fake: FakePlex, plants: Sequence[SimulatedPlant]) -> str:
+    """What a user needs to point a config at this FakePlex: URLs, credentials, PCNs and the history range."""
+    first, last = min(p.start for p in plants), max(p.end for p in plants)
+    username, password = fake.datasource_credentials()
+    lines = [
+        f"FakePlex serving PCNs {', '.join(fake.pcns)} on {fake.base_url}",
+        f"  plex.base_url: {fake.base_url}",
+        f"  plex.api_key: {fake.api_key}",
+        f"  plex.pcns: [{', '.join(repr(p) for p in fake.pcns)}]",
+        f"  plex.datasource: base_url {fake.datasource_url}, username {username}, password {password}"
+        + (" (first PCN; other PCNs: username-PCN)" if len(plants) > 1 else ""),
+        f"  simulated history: extraction.start {first.isoformat()}, extraction.end {last.isoformat()}",
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run FakePlex until SIGTERM / SIGINT."""
+    """Run FakePlex until SIGTERM / SIGINT; print its URL, credentials and the plants' history range at start."""
     args = _parse_args(argv)
     size = PlantSize.named(args.size)
     plants = [SimulatedPlant(args.seed, pcn, size) for pcn in (args.pcn or ["340884"])]
@@ -217,11 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     fake.start()
     if args.portfile:
         atomic_write(args.portfile, [f"{fake.port}\n{fake.datasource_port}\n"])
-    print(
-        f"FakePlex serving PCNs {fake.pcns} on {fake.base_url} (data sources {fake.datasource_url})",
-        file=sys.stderr,
-        flush=True,
-    )
+    print(_banner(fake, plants), flush=True)
     while not stopping.wait(0.5):
         pass
     fake.stop()

@@ -1,0 +1,89 @@
+"""Helpers for running the library against its fakes: settings that point at them, and a check of the result.
+
+`demo_settings(...)` builds `ExtractorSettings` for a running `FakePlex` + `FakeCDF` (state and dead letters in a
+work directory); `verify_cdf(...)` compares what landed in the `FakeCDF` with what the `SimulatedPlant` says a correct
+extraction yields. `plex-cognite demo`, the examples and the end-to-end tests use them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from plex_cognite.config import ExtractorSettings
+    from plex_cognite.testing.fake_cdf import FakeCDF
+    from plex_cognite.testing.plant import SimulatedPlant
+
+__all__ = ["demo_settings", "verify_cdf"]
+
+
+def demo_settings(
+    plex_url: str,
+    cdf: FakeCDF,
+    plant: SimulatedPlant,
+    workdir: Path,
+    *,
+    api_key: str = "test-key",
+    **extraction: Any,
+) -> ExtractorSettings:
+    """Settings that point at the fakes, with state and dead letters under `workdir`.
+
+    Args:
+        plex_url: FakePlex base URL.
+        cdf: The running FakeCDF.
+        plant: The plant FakePlex serves (its history range becomes the extraction range).
+        workdir: Directory for the state file and the dead-letter file.
+        api_key: The key FakePlex accepts.
+        **extraction: Overrides for the `extraction` section.
+    """
+    from plex_cognite.config import ExtractorSettings
+
+    return ExtractorSettings.model_validate(
+        {
+            "plex": {
+                "base_url": plex_url,
+                "api_key": api_key,
+                "pcns": [plant.pcn],
+                "rate_limit_per_minute": 10_000,
+                "http2": False,
+                "retry": {"initial_wait_s": 0.05, "max_wait_s": 0.5},
+            },
+            "cdf": {"base_url": cdf.base_url, "project": cdf.project, "token": cdf.token},
+            "extraction": {
+                "start": plant.start,
+                "end": plant.end,
+                "window": "1d",
+                **extraction,
+            },
+            "state": {"backend": "local", "path": workdir / "state.json"},
+            "dead_letters": {"backend": "local", "path": workdir / "dead-letters.jsonl"},
+        }
+    )
+
+
+def verify_cdf(cdf: FakeCDF, plant: SimulatedPlant, settings: ExtractorSettings) -> list[str]:
+    """Compare the fake CDF with the plant's expected content; return one line per problem (empty: all good).
+
+    Also checks that every event of the plant's PCN links at least one asset and only existing ones.
+    """
+    extraction = settings.extraction
+    expected = plant.expected_cdf(
+        extraction.start,
+        extraction.end,
+        streams=list(extraction.streams),
+        on_missing_asset="skip_link" if extraction.on_missing_asset == "skip_link" else "defer",
+    )
+    series = [row["externalId"] for row in cdf.timeseries]
+    problems = expected.mismatches(cdf.assets, cdf.events, cdf.timeseries, {xid: cdf.datapoints(xid) for xid in series})
+    asset_ids = {row["id"] for row in cdf.assets}
+    prefix = f"{extraction.external_id_prefix}{plant.pcn}_"
+    for event in cdf.events:
+        if not str(event.get("externalId", "")).startswith(prefix):
+            continue
+        links = event.get("assetIds") or []
+        if not links:
+            problems.append(f"event {event['externalId']} is not linked to any asset")
+        elif not set(links) <= asset_ids:
+            problems.append(f"event {event['externalId']} links assets that do not exist: {links}")
+    return problems
