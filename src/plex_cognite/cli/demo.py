@@ -28,8 +28,8 @@ def run_demo(size: str = "small", *, seed: int = 0, pcn: str = "340884", out: Te
     Returns:
         0 when the extraction succeeded and CDF matches the plant, 1 otherwise.
     """
+    from plex_cognite._report_table import format_report
     from plex_cognite.cli._progress import ProgressPrinter
-    from plex_cognite.cli._report import format_report
     from plex_cognite.runner import run_extractors_sync
     from plex_cognite.testing.demo import demo_settings, verify_cdf
     from plex_cognite.testing.fake_cdf import FakeCDF

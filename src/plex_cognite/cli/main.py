@@ -20,8 +20,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from plex_cognite._report_table import format_report
 from plex_cognite.cli._progress import ProgressPrinter, progress_display
-from plex_cognite.cli._report import format_report
 from plex_cognite.errors import ConfigurationError, one_line
 
 if TYPE_CHECKING:

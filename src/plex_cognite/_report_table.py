@@ -1,4 +1,4 @@
-"""The run report as a table for terminals and logs, with a legend that says what each count is."""
+"""The run report as a table with a legend that says what each count is (`RunReport.format_table`)."""
 
 from __future__ import annotations
 
