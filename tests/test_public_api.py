@@ -14,8 +14,8 @@ EXPECTED = {
     "PlexCogniteError", "ConfigurationError", "SourceError", "PlexAPIError", "SinkError", "CogniteWriteError",
     "ValidationError", "StateError", "ErrorCategory", "classify",
     # resilience
-    "RetryPolicy", "with_retry", "CircuitBreaker", "CircuitOpenError", "BreakerState", "TokenBucketRateLimiter",
-    "ErrorAggregator", "resilient_call",
+    "RetryPolicy", "RetryHandler", "with_retry", "CircuitBreaker", "CircuitOpenError", "BreakerState",
+    "TokenBucketRateLimiter", "ErrorAggregator", "resilient_call",
     # caches
     "MemoryCache", "RedisCache", "TieredCache", "build_cache",
     # CDF side

@@ -24,6 +24,7 @@ def test_exported_names() -> None:
         "RedisTokenBucketRateLimiter",
         "Reject",
         "RetryAfterWait",
+        "RetryHandler",
         "RetryOverrides",
         "RetryPolicy",
         "RetrySleep",

@@ -75,9 +75,29 @@ class RetrySettings(_Section):
     """Retry policy for Plex calls (CDF calls are retried by the cognite-sdk itself)."""
 
     max_attempts: int = Field(6, ge=1, le=100, description="Attempts per call, the first one included.")
-    initial_wait_s: float = Field(0.5, ge=0, description="First backoff wait in seconds.")
-    max_wait_s: float = Field(60.0, gt=0, description="Largest single wait in seconds.")
+    initial_delay: float = Field(
+        0.5,
+        ge=0,
+        validation_alias=AliasChoices("initial_delay", "initial_wait_s"),
+        description="First wait in seconds (jitter only adds to it); later waits double. Alias: initial_wait_s.",
+    )
+    max_delay: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=AliasChoices("max_delay", "max_wait_s"),
+        description="Largest single wait in seconds. Alias: max_wait_s.",
+    )
     deadline_s: float = Field(900.0, gt=0, description="Give up on a call after this many seconds in total.")
+
+    @property
+    def initial_wait_s(self) -> float:
+        """Alias of `initial_delay`."""
+        return self.initial_delay
+
+    @property
+    def max_wait_s(self) -> float:
+        """Alias of `max_delay`."""
+        return self.max_delay
 
 
 class BreakerSettings(_Section):
