@@ -33,7 +33,7 @@ from plex_cognite.resilience._retry_stats import (
     log_retry,
 )
 from plex_cognite.resilience._sync_or_async import decorate_sync_or_async
-from plex_cognite.resilience.wait import RetryAfterWait, resolve_alias
+from plex_cognite.resilience.wait import RetryAfterWait, default_min_wait, resolve_alias
 
 __all__ = [
     "RetryAfterWait",
@@ -109,7 +109,8 @@ class RetryPolicy:
         initial_delay: The first wait, after the first failure (jitter may add to it, never shortens it); each
             later wait doubles, up to `max_delay`.
         max_delay: Largest single wait; also clamps the server's Retry-After.
-        min_wait_s: Smallest base wait (> 0), so no header can make the policy hot-loop.
+        min_wait_s: Smallest wait (> 0), so no header can make the policy hot-loop; default 0.1 s, or
+            `initial_delay` / `max_delay` when smaller (so `initial_delay=0.01` really waits 0.01 s first).
         deadline_s: Total time budget per call; a wait that would end after it is not taken (None: no deadline).
         jitter: Add up to half of each backoff at random, so clients do not retry in lockstep; False: exact
             backoff.
@@ -134,7 +135,7 @@ class RetryPolicy:
         max_attempts: int = 6,
         initial_delay: float | None = None,
         max_delay: float | None = None,
-        min_wait_s: float = 0.1,
+        min_wait_s: float | None = None,
         deadline_s: float | None = 900.0,
         jitter: bool = True,
         retry_on: Callable[[BaseException], bool] = is_retryable,
@@ -150,8 +151,13 @@ class RetryPolicy:
     ) -> None:
         initial = resolve_alias("initial_delay", initial_delay, "initial_wait_s", initial_wait_s, 0.5)
         largest = resolve_alias("max_delay", max_delay, "max_wait_s", max_wait_s, 60.0)
+        self._min_wait_given = min_wait_s
         if max_attempts < 1:
             raise ConfigurationError(f"max_attempts must be >= 1, got {max_attempts}", field="max_attempts")
+        if not largest > 0:
+            raise ConfigurationError(f"max_delay must be > 0, got {largest}", field="max_delay")
+        if min_wait_s is None:
+            min_wait_s = default_min_wait(initial, largest)
         if not min_wait_s > 0:
             raise ConfigurationError(f"min_wait_s must be > 0, got {min_wait_s}", field="min_wait_s")
         if initial < 0:
@@ -199,8 +205,6 @@ class RetryPolicy:
             "initial_delay": settings.initial_delay,
             "max_delay": settings.max_delay,
             "deadline_s": settings.deadline_s,
-            # Settings allow max_delay below the default floor; keep the floor under it.
-            "min_wait_s": min(0.1, settings.max_delay),
         }
         values.update(_canonical(overrides))
         return cls(**values)
@@ -211,7 +215,6 @@ class RetryPolicy:
             "max_attempts": self.max_attempts,
             "initial_delay": self.initial_delay,
             "max_delay": self.max_delay,
-            "min_wait_s": self.min_wait_s,
             "deadline_s": self.deadline_s,
             "jitter": self.jitter,
             "retry_on": self.retry_on,
@@ -223,6 +226,8 @@ class RetryPolicy:
             "async_sleep": self.async_sleep,
             "rand": self.rand,
         }
+        if self._min_wait_given is not None:
+            values["min_wait_s"] = self._min_wait_given
         values.update(_canonical(overrides))
         return RetryPolicy(**values)
 

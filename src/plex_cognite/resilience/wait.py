@@ -9,10 +9,18 @@ import tenacity
 
 from plex_cognite.errors import Classification, ConfigurationError, ErrorCategory, classify
 
-__all__ = ["JITTER_FRACTION", "RetryAfterWait", "resolve_alias"]
+__all__ = ["JITTER_FRACTION", "MIN_WAIT_S", "RetryAfterWait", "default_min_wait", "resolve_alias"]
 
 #: Jitter adds up to this fraction of the backoff to a wait (never subtracts).
 JITTER_FRACTION = 0.5
+#: The default smallest wait in seconds (lowered to `initial_delay` or `max_delay` when either is smaller).
+MIN_WAIT_S = 0.1
+
+
+def default_min_wait(initial_delay: float, max_delay: float) -> float:
+    """The smallest wait when none is given: `MIN_WAIT_S`, or `initial_delay` / `max_delay` when smaller (> 0)."""
+    candidates = [MIN_WAIT_S, max_delay] + ([initial_delay] if initial_delay > 0 else [])
+    return min(candidates)
 
 
 def resolve_alias(name: str, value: float | None, alias: str, alias_value: float | None, default: float) -> float:
@@ -48,7 +56,7 @@ class RetryAfterWait:
         initial_delay: The first wait in seconds (before jitter); an `initial_delay` above `max_delay` waits
             `max_delay`.
         max_delay: The largest single wait in seconds; also clamps the server's Retry-After.
-        min_wait_s: The smallest base wait in seconds.
+        min_wait_s: The smallest wait in seconds; default `default_min_wait(initial_delay, max_delay)`.
         jitter: Add a random `[0, JITTER_FRACTION)` share of the backoff to each wait (False: exact backoff).
         rand: The jitter source, floats in [0, 1).
         initial_wait_s: Older name of `initial_delay` (same meaning).
@@ -60,7 +68,7 @@ class RetryAfterWait:
         *,
         initial_delay: float | None = None,
         max_delay: float | None = None,
-        min_wait_s: float = 0.1,
+        min_wait_s: float | None = None,
         jitter: bool = True,
         rand: Callable[[], float] = random.random,
         initial_wait_s: float | None = None,
@@ -68,7 +76,7 @@ class RetryAfterWait:
     ) -> None:
         self.initial_delay = resolve_alias("initial_delay", initial_delay, "initial_wait_s", initial_wait_s, 0.5)
         self.max_delay = resolve_alias("max_delay", max_delay, "max_wait_s", max_wait_s, 60.0)
-        self.min_wait_s = min_wait_s
+        self.min_wait_s = min_wait_s if min_wait_s is not None else default_min_wait(self.initial_delay, self.max_delay)
         self.jitter = jitter
         self._rand = rand
 

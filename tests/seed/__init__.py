@@ -1,0 +1,1 @@
+"""The Quick Start snippets users bring over, run with only their import lines changed to `plex_cognite`."""
