@@ -454,3 +454,21 @@ async def test_decorating_an_async_callable_object_retries_it() -> None:
     fetch = policy(Fetcher())
     assert await fetch() == "ok"
     assert policy.totals.attempts == 2
+
+
+def test_a_small_initial_delay_is_the_first_wait_not_the_default_floor() -> None:
+    clock = ManualClock()
+    policy = fast_policy(clock, initial_delay=0.01, jitter=False)
+    assert policy.min_wait_s == 0.01
+    calls = iter([httpx.ConnectError("refused"), httpx.ConnectError("refused"), None])
+
+    def flaky() -> str:
+        error = next(calls)
+        if error is not None:
+            raise error
+        return "ok"
+
+    assert policy.call(flaky) == "ok"
+    assert clock() == pytest.approx(0.01 + 0.02)
+    assert policy.replace(initial_delay=0.004).min_wait_s == 0.004  # the floor follows, unless set explicitly
+    assert fast_policy(clock, min_wait_s=0.05).replace(initial_delay=0.004).min_wait_s == 0.05

@@ -164,3 +164,19 @@ async def test_small_real_delays_actually_pass(fake_plex: FakePlex) -> None:
     assert stats is not None
     assert stats.attempts == 3
     assert elapsed >= 0.01 + 0.02  # at least initial_delay, then twice that
+
+
+def test_with_retry_snippet_on_a_sync_function(flaky_plex: FakePlex, waits: list[float]) -> None:
+    from plex_cognite import with_retry
+
+    @with_retry(max_attempts=3, initial_delay=1.0)
+    def fetch_buildings(client: httpx.Client) -> list[dict[str, Any]]:
+        response = client.get("/mdm/v1/buildings")
+        response.raise_for_status()
+        return response.json()  # type: ignore[no-any-return]
+
+    with httpx.Client(base_url=flaky_plex.base_url, headers=flaky_plex.headers()) as client:
+        assert fetch_buildings(client)
+    assert flaky_plex.log.count("GET", "/mdm/v1/buildings") == 3
+    assert 1.0 <= waits[0] <= 1.5
+    assert 2.0 <= waits[1] <= 3.0
