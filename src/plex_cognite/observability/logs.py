@@ -219,8 +219,11 @@ class _Unconfigured:
         event_dict.pop("_from_structlog", None)
         line = renderer(None, "", event_dict)
         with cls.lock:
-            stream.write(f"{line}\n")
-            stream.flush()
+            try:
+                stream.write(f"{line}\n")
+                stream.flush()
+            except (OSError, ValueError):  # a closed or broken stderr must not break the caller
+                pass
 
 
 def _to_stdlib(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> Any:
