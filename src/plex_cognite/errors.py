@@ -10,6 +10,7 @@ Hierarchy::
     │   └── CogniteWriteError       a CDF write that could not be completed
     ├── RecordValidationError       one record failed validation (becomes a dead letter)
     ├── UnreachableError            Plex or CDF could not be reached (DNS, refused, timeout, TLS) within a budget
+    ├── CircuitOpenError            a circuit breaker refused the call (retry after its retry_in)
     └── StateError                  the state store is unreadable or could not be committed
 
 `classify(exc)` maps any exception the library meets to an `ErrorCategory`:
@@ -39,6 +40,7 @@ from typing import Any
 import httpx
 
 __all__ = [
+    "CircuitOpenError",
     "Classification",
     "CogniteWriteError",
     "ConfigurationError",
@@ -289,6 +291,29 @@ def network_failure(error: BaseException) -> tuple[str, str | None] | None:
     return (reason or "network"), _url_of(chain)
 
 
+class CircuitOpenError(PlexCogniteError):
+    """A call was refused because the circuit breaker `name` is open (or its half-open trials are all taken).
+
+    `classify()` treats it as RETRYABLE with `retry_after = retry_in`, so a retry loop around the breaker waits
+    for the breaker rather than hammering it. Also importable as `plex_cognite.resilience.CircuitOpenError`.
+
+    Attributes:
+        name: The breaker's name (usually the upstream, `"plex"`).
+        retry_in: Seconds until the breaker lets a trial call through (0.0 when trials are in flight now).
+    """
+
+    def __init__(self, name: str, retry_in: float) -> None:
+        self.name = name
+        self.retry_in = max(0.0, retry_in)
+        super().__init__(
+            f"circuit breaker {name!r} is open after repeated upstream failures; "
+            f"calls are refused for {self.retry_in:.1f} s more (then one trial call is let through)"
+        )
+
+    def __reduce__(self) -> tuple[type[CircuitOpenError], tuple[str, float]]:
+        return (type(self), (self.name, self.retry_in))
+
+
 class ErrorCategory(enum.Enum):
     """What a caller should do about an error."""
 
@@ -375,8 +400,6 @@ def classify(exc: BaseException) -> Classification:
     """
     # Imported here so that importing plex_cognite.errors stays cheap.
     from cognite.client import exceptions as cex
-
-    from plex_cognite.resilience.breaker import CircuitOpenError
 
     match exc:
         case RecordValidationError():

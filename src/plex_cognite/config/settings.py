@@ -39,6 +39,7 @@ from pydantic import (
 from pydantic import model_validator as _model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from plex_cognite.config._loader import YamlSource, load, loading, loading_in_progress
 from plex_cognite.config._types import (
     HttpUrlStr,
     NonNegativeDuration,
@@ -115,9 +116,29 @@ class RetrySettings(_Section):
     """Retry policy for Plex calls (CDF calls are retried by the cognite-sdk itself)."""
 
     max_attempts: int = Field(6, ge=1, le=100, description="Attempts per call, the first one included.")
-    initial_wait_s: float = Field(0.5, ge=0, description="First backoff wait in seconds.")
-    max_wait_s: float = Field(60.0, gt=0, description="Largest single wait in seconds.")
+    initial_delay: float = Field(
+        0.5,
+        ge=0,
+        validation_alias=AliasChoices("initial_delay", "initial_wait_s"),
+        description="First wait in seconds (jitter only adds to it); later waits double. Alias: initial_wait_s.",
+    )
+    max_delay: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=AliasChoices("max_delay", "max_wait_s"),
+        description="Largest single wait in seconds. Alias: max_wait_s.",
+    )
     deadline_s: float = Field(900.0, gt=0, description="Give up on a call after this many seconds in total.")
+
+    @property
+    def initial_wait_s(self) -> float:
+        """Alias of `initial_delay`."""
+        return self.initial_delay
+
+    @property
+    def max_wait_s(self) -> float:
+        """Alias of `max_delay`."""
+        return self.max_delay
 
 
 class BreakerSettings(_Section):
@@ -410,8 +431,20 @@ class LoggingSettings(_Section):
 class ExtractorSettings(BaseSettings):
     """All settings of an extractor run.
 
-    Build it with `load_settings`; `ExtractorSettings.model_validate(mapping)` validates a plain mapping with no
-    environment lookups.
+    `ExtractorSettings()` loads them exactly as `load_settings()` does with no path: environment variables
+    (`PLEX_COGNITE_PLEX__API_KEY`), `.env` in the working directory, and the YAML file named by
+    `PLEX_COGNITE_CONFIG` when that is set (with `${VAR}` substitution). Keyword arguments (and the mapping given to
+    `ExtractorSettings.model_validate`) take precedence over all of them, section by section. An invalid or
+    missing setting raises `ConfigurationError` naming its path, never a raw pydantic error.
+
+    ```python
+    from plex_cognite import ExtractorSettings
+
+    settings = ExtractorSettings()          # PLEX_COGNITE_* variables, .env, $PLEX_COGNITE_CONFIG
+    ```
+
+    Raises:
+        ConfigurationError: A setting is missing or invalid, the YAML file is unreadable, or a `${VAR}` is unset.
     """
 
     model_config = SettingsConfigDict(
@@ -434,6 +467,14 @@ class ExtractorSettings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
+    def __init__(self, **values: Any) -> None:
+        if loading_in_progress():  # called by the loader itself: the sources are ready
+            super().__init__(**values)
+            return
+        env_file = values.pop("_env_file", ".env")
+        with loading(type(self), None, env_file=env_file) as dotenv_path:
+            super().__init__(_env_file=dotenv_path, **values)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -444,8 +485,6 @@ class ExtractorSettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Order the sources: overrides, environment, `.env`, then the YAML file being loaded (if any)."""
-        from plex_cognite.config._loader import YamlSource
-
         return (init_settings, env_settings, dotenv_settings, YamlSource(settings_cls))
 
 
@@ -469,6 +508,4 @@ def load_settings(
         ConfigurationError: The file is missing or malformed, a `${VAR}` is unset, or a setting is invalid. The
             message names the YAML path of each problem (one per line) and the fix.
     """
-    from plex_cognite.config._loader import load
-
     return load(ExtractorSettings, path, env_file=env_file, overrides=overrides)

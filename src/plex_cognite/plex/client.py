@@ -28,9 +28,9 @@ from urllib.parse import quote
 
 import httpx
 import pydantic
-import structlog
 
 from plex_cognite.errors import ConfigurationError, SourceError
+from plex_cognite.observability.logs import get_logger
 from plex_cognite.plex._connect import (
     AsyncBreaker,
     ConnectSession,
@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PATHS", "AsyncPlexClient", "WindowBatch"]
 
-_log = structlog.stdlib.get_logger("plex_cognite.plex")
+_log = get_logger("plex_cognite.plex")
 
 RecordT = TypeVar("RecordT", bound=pydantic.BaseModel)
 

@@ -25,9 +25,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeAlias
 
 import httpx
-import structlog
 
 from plex_cognite.errors import ConfigurationError, PlexAPIError, SourceError, parse_retry_after
+from plex_cognite.observability.logs import get_logger
 from plex_cognite.plex._dates import Window, format_plex_datetime, iter_windows
 from plex_cognite.resilience.breaker import CircuitBreaker
 from plex_cognite.resilience.retry import RetryPolicy
@@ -45,7 +45,7 @@ __all__ = [
     "parse_result",
 ]
 
-_log = structlog.stdlib.get_logger("plex_cognite.plex")
+_log = get_logger("plex_cognite.plex")
 
 #: Spellings of the row-limit flag found in Plex's documentation (checked at the top level and in each table).
 ROW_LIMIT_FLAGS = ("rowLimitExceeded", "rowLimitedExceeded", "limitExceeded")
