@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 import threading
@@ -106,16 +105,11 @@ def _config_lines(error: ConfigurationError) -> list[str]:
     return lines
 
 
-#: Loggers that log every HTTP request at INFO (the cognite-sdk's httpx2 among them): DEBUG only with --verbose.
-_REQUEST_LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2")
-
-
 def _configure_logging(level: str, json: bool | None = None, *, verbose: bool = False) -> None:
     from plex_cognite.observability.logs import configure_logging
 
+    # The HTTP libraries (the cognite-sdk's httpx2 among them) log every request at INFO: DEBUG only with --verbose.
     configure_logging(level, json=json, library_level="DEBUG" if verbose else "WARNING")
-    for name in _REQUEST_LOGGERS:
-        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def _load(config: Path) -> ExtractorSettings:

@@ -79,7 +79,7 @@ _INLINE_SECRET = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{4,}")
 _MAX_DEPTH = 20
 _LEVELS = {"CRITICAL": 50, "ERROR": 40, "WARNING": 30, "WARN": 30, "INFO": 20, "DEBUG": 10, "NOTSET": 0}
 #: Libraries whose INFO logs (one line per HTTP request) drown an extractor's own.
-CHATTY_LIBRARIES = ("httpx", "httpcore", "hpack", "h2", "urllib3", "cognite.client")
+CHATTY_LIBRARIES = ("httpx", "httpx2", "httpcore", "httpcore2", "hpack", "h2", "urllib3", "cognite.client")
 
 
 def _mask_inline(match: re.Match[str]) -> str:
