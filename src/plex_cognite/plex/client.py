@@ -45,8 +45,10 @@ from plex_cognite.plex.datasource import DataSourceClient
 from plex_cognite.plex.models import (
     Building,
     Container,
+    ContainerLocationMove,
     Job,
     JobOperation,
+    Location,
     Part,
     ProductionEntry,
     ScrapEntry,
@@ -80,6 +82,8 @@ PATHS: dict[str, str] = {
     "scrap_entries": "/production/v1/production-history/scrap-entries",
     "workcenter_status_entries": "/production/v1/production-history/workcenter-status-entries",
     "containers": "/inventory/v1/inventory-tracking/containers",
+    "locations": "/inventory/v1/inventory-definitions/locations",
+    "container_location_moves": "/inventory/v1/inventory-history/container-location-moves",
 }
 
 _DEFAULT_WINDOW = timedelta(days=1)
@@ -245,8 +249,22 @@ class AsyncPlexClient:
         path = PATHS["job_operations"].format(id=quote(job_id, safe=""))
         return self.iter_list(pcn, path, JobOperation, stream="job_operations")
 
+    def iter_locations(self, pcn: str) -> AsyncGenerator[list[Location], None]:
+        """Inventory locations of `pcn` (`GET /inventory/v1/inventory-definitions/locations`), in batches."""
+        return self.iter_list(pcn, PATHS["locations"], Location, stream="locations")
+
     def iter_containers(self, pcn: str) -> AsyncGenerator[list[Container], None]:
-        """On-hand containers of `pcn` (`GET /inventory/v1/inventory-tracking/containers`), in batches."""
+        """The active containers of `pcn` (`GET /inventory/v1/inventory-tracking/containers`), in batches.
+
+        This is a full snapshot, and the iterator says whether it was read completely: it **ends normally only
+        after the whole array was read**; any failure (an error status after retries, a malformed or truncated
+        body, a stream that kept breaking) raises instead of ending early. Code that deletes what is missing from
+        the snapshot must therefore act only after the loop finished without an exception. Like every list
+        endpoint, a body that broke mid-way is read again from the start, so a container may arrive twice: key
+        the snapshot by `serial_no`. Rows that fail validation are dead-lettered and skipped: the snapshot is
+        still complete, but those containers are not in it (a deleting caller passes their serial numbers as
+        `retained` to `plex_cognite.extractors._inventory.raw_keys_to_delete`).
+        """
         return self.iter_list(pcn, PATHS["containers"], Container, stream="containers")
 
     async def list_workcenter_statuses(self, pcn: str) -> list[WorkcenterStatus]:
@@ -350,6 +368,25 @@ class AsyncPlexClient:
             time_of=_log_date,
         )
 
+    def iter_container_move_windows(
+        self, pcn: str, begin: datetime, end: datetime, window: timedelta = _DEFAULT_WINDOW
+    ) -> AsyncGenerator[WindowBatch[ContainerLocationMove], None]:
+        """Container location moves with `adjustmentDate` in `[begin, end)`, per window, in window order.
+
+        Read like every history endpoint (`beginDate`/`endDate` windows, split when slow or too large); a move
+        without a valid `adjustmentDate` or `serialNo`, or with a wrongly typed field, is a dead letter.
+        """
+        return self.iter_history_windows(
+            pcn,
+            PATHS["container_location_moves"],
+            ContainerLocationMove,
+            begin,
+            end,
+            window,
+            stream="container_moves",
+            time_of=_adjustment_date,
+        )
+
     def iter_production_entries(
         self, pcn: str, begin: datetime, end: datetime, *, window: timedelta = _DEFAULT_WINDOW
     ) -> AsyncGenerator[list[ProductionEntry], None]:
@@ -443,6 +480,10 @@ def _transaction_date(record: ProductionEntry | ScrapEntry) -> datetime:
 
 def _log_date(record: WorkcenterStatusEntry) -> datetime:
     return record.log_date
+
+
+def _adjustment_date(record: ContainerLocationMove) -> datetime:
+    return record.adjustment_date
 
 
 async def _records_only(batches: AsyncIterator[WindowBatch[RecordT]]) -> AsyncGenerator[list[RecordT], None]:

@@ -31,7 +31,8 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Iterator, Sequence
+import zlib
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -46,6 +47,7 @@ from plex_cognite.testing._plant_expected import (
     build_expected,
     dead_letter_reason,
 )
+from plex_cognite.testing._plant_inventory import InventoryRows
 from plex_cognite.testing._plant_rows import MutationLayer, PlantRows, Row
 from plex_cognite.testing._plant_time import Kind, format_plex_ms, from_ms, mix, parse_plex_datetime, to_us
 
@@ -79,6 +81,10 @@ class PlantSize:
         scrap_entries: Scrap entries over the whole history.
         workcenter_status_entries: Workcenter status log entries over the whole history.
         containers: Active containers.
+        locations: Inventory locations.
+        container_moves: Container location moves over the whole history.
+        checksheets: Checksheet rows (the simulated `Checksheets_Get` data source) spread over the history.
+        checksheet_burst: Extra checksheet rows on one busy day (more than the data source's read row limit).
         history_days: Length of the history, from 2025-01-06T00:00:00Z.
         malformed_every: One row in this many of jobs and each history stream is malformed (0: none).
         same_ms_every: One production/scrap entry in this many shares its predecessor's millisecond and workcenter
@@ -94,6 +100,10 @@ class PlantSize:
     scrap_entries: int = 200
     workcenter_status_entries: int = 600
     containers: int = 50
+    locations: int = 12
+    container_moves: int = 300
+    checksheets: int = 300
+    checksheet_burst: int = 250
     history_days: int = 7
     malformed_every: int = 47
     same_ms_every: int = 50
@@ -188,6 +198,7 @@ class SimulatedPlant:
         self.size = PlantSize.named(size) if isinstance(size, str) else size
         self.revision = len(_layers)
         self._rows = PlantRows(seed, pcn, self.size, _layers)
+        self._inventory = InventoryRows(self._rows)
         self.tenant_id = self._rows.tenant_id
         self.tenant_code = f"plant-{pcn}"
 
@@ -258,8 +269,20 @@ class SimulatedPlant:
         return None if index is None else self._rows.job_operations(index)
 
     def containers(self) -> Iterator[Row]:
-        """Active containers (`/inventory/v1/inventory-tracking/containers`), lazily."""
-        return self._rows.iterate(self._rows.container, range(self.size.containers))
+        """Active containers (`/inventory/v1/inventory-tracking/containers`), lazily, after `mutate_inventory`."""
+        return self._inventory.containers()
+
+    def locations(self) -> list[Row]:
+        """Inventory locations (`/inventory/v1/inventory-definitions/locations`, key `locationId`)."""
+        return self._inventory.locations()
+
+    def container_moves(self, begin: datetime | None = None, end: datetime | None = None) -> Iterator[Row]:
+        """Container location moves whose (true) `adjustmentDate` is in `[begin, end)`, in time order."""
+        return self._inventory.moves(None if begin is None else to_us(begin), None if end is None else to_us(end))
+
+    def checksheets(self, begin: datetime, end: datetime) -> list[dict[str, object]]:
+        """Rows of the simulated `Checksheets_Get` data source with `Checksheet_Date` in `[begin, end)`."""
+        return self._inventory.checksheets(to_us(begin) // 1000, to_us(end) // 1000)
 
     # ---- history ---------------------------------------------------------------------------------------------
     def _history(self, stream: str, begin: datetime | None, end: datetime | None) -> Iterator[Row]:
@@ -373,6 +396,42 @@ class SimulatedPlant:
         revision = self.revision + 1
         salt = mix((seed if seed is not None else self.seed) ^ (revision << 40) ^ Kind.MUTATION)
         layer = MutationLayer(revision, salt, fraction, None if ids is None else frozenset(ids))
+        return SimulatedPlant(self.seed, self.pcn, self.size, _layers=(*self._rows.layers, layer))
+
+    def mutate_inventory(
+        self,
+        *,
+        consume: Collection[str] = (),
+        quantities: Mapping[str, float] | None = None,
+        fraction: float = 0.0,
+    ) -> SimulatedPlant:
+        """A new revision of this plant whose active containers changed (this plant is unchanged).
+
+        Args:
+            consume: Serial numbers of containers that are consumed (shipped, used up): they leave the snapshot.
+            quantities: `serialNo -> new quantity` for containers whose quantity changes.
+            fraction: Also consume this share of the remaining containers, chosen by hash (deterministic).
+
+        Raises:
+            ValueError: A serial number is not one of the plant's active containers, or `fraction` is outside [0, 1].
+        """
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"fraction must be within [0, 1], got {fraction}")
+        active = {row["serialNo"] for row in self.containers()}
+        unknown = sorted((set(consume) | set(quantities or {})) - active)
+        if unknown:
+            raise ValueError(f"not active containers of this plant: {', '.join(unknown[:5])}")
+        revision = self.revision + 1
+        salt = mix(self.seed ^ (revision << 40) ^ Kind.CONTAINER)
+        chosen = {serial for serial in active if mix(salt ^ zlib.crc32(serial.encode())) < fraction * 2.0**64}
+        layer = MutationLayer(
+            revision,
+            salt,
+            0.0,
+            frozenset(),
+            consumed=frozenset(consume) | frozenset(chosen),
+            quantities=tuple(sorted((quantities or {}).items())),
+        )
         return SimulatedPlant(self.seed, self.pcn, self.size, _layers=(*self._rows.layers, layer))
 
     def mutated_ids(self) -> frozenset[str]:
