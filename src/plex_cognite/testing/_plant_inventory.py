@@ -31,9 +31,9 @@ __all__ = [
     "ADJUSTMENT_CODES",
     "CHECKSHEET_BUSY_DAY",
     "CHECKSHEET_KEY_BASE",
-    "InventoryRows",
     "NO_BUILDING_LOCATION",
     "UNKNOWN_BUILDING_LOCATION",
+    "InventoryRows",
 ]
 
 #: Adjustment reasons of location moves (customer-defined in Plex).

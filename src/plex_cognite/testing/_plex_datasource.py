@@ -23,7 +23,14 @@ from plex_cognite.testing._plant_expected import dead_letter_reason, plex_ms
 from plex_cognite.testing._plant_time import format_plex_ms, parse_plex_datetime
 from plex_cognite.testing.plant import SimulatedPlant
 
-__all__ = ["CHECKSHEET_COLUMNS", "CHECKSHEET_ROW_LIMIT", "DATA_SOURCES", "DataSource", "DataSourceApp", "datasource_error"]
+__all__ = [
+    "CHECKSHEET_COLUMNS",
+    "CHECKSHEET_ROW_LIMIT",
+    "DATA_SOURCES",
+    "DataSource",
+    "DataSourceApp",
+    "datasource_error",
+]
 
 Row = dict[str, Any]
 _STATUS_CODES = {
