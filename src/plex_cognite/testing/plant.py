@@ -2,7 +2,8 @@
 
 `SimulatedPlant(seed, pcn, size)` yields the rows the Plex Connect API would send (real field names, Plex date
 strings, nulls where Plex sends them) for buildings, workcenters, parts, jobs, job operations, production, scrap and
-workcenter-status history, workcenter statuses and containers. Rows are computed from `(seed, pcn, index)` on demand,
+workcenter-status history, workcenter statuses, containers, inventory locations and container location moves, and
+the rows of a simulated `Checksheets_Get` data source. Rows are computed from `(seed, pcn, index)` on demand,
 so a plant with 200k jobs and 1M production entries costs almost no memory until you iterate it, and history rows
 are in time order, so `production_entries(begin, end)` finds a window by bisection.
 
@@ -14,11 +15,15 @@ Awkward cases, on purpose and enumerable:
 - jobs pointing at parts that do not exist (`unknown_part_job_ids`);
 - malformed rows (`malformed_rows`): unparsable dates, a missing key field, non-numeric or negative numbers;
 - customer-defined workcenter status names (`"Setup - Changeover"`, `"Quality Hold (QA)"`, ...);
-- several PCNs: different `(seed, pcn)` give disjoint ids.
+- several PCNs: different `(seed, pcn)` give disjoint ids;
+- inventory: a location without a building and one naming an unknown building, containers of an unknown part and
+  with zero quantity, malformed container moves, a checksheet day past the data source's row limit (see
+  `_plant_inventory`).
 
 `expected_cdf(...)` applies the default mapping (DESIGN section 5, spelled out in `_plant_expected`) and returns the
 exact CDF content a full extraction must produce, plus the expected dead letters. `mutate(...)` returns a changed
-version of the plant for change-detection tests.
+version of the plant for change-detection tests, `mutate_inventory(...)` one whose containers were consumed or
+changed quantity.
 
 Example:
     >>> plant = SimulatedPlant(seed=1, pcn="340884", size="small")
@@ -47,11 +52,21 @@ from plex_cognite.testing._plant_expected import (
     build_expected,
     dead_letter_reason,
 )
+from plex_cognite.testing._plant_expected_inventory import (
+    CHECKSHEETS_SOURCE,
+    CHECKSHEETS_STREAM,
+    INVENTORY_STREAMS,
+    expected_on_hand,
+    on_hand_changes,
+)
 from plex_cognite.testing._plant_inventory import InventoryRows
 from plex_cognite.testing._plant_rows import MutationLayer, PlantRows, Row
 from plex_cognite.testing._plant_time import Kind, format_plex_ms, from_ms, mix, parse_plex_datetime, to_us
 
 __all__ = [
+    "CHECKSHEETS_SOURCE",
+    "CHECKSHEETS_STREAM",
+    "INVENTORY_STREAMS",
     "ExpectedAsset",
     "ExpectedCdf",
     "ExpectedDeadLetter",
@@ -61,7 +76,9 @@ __all__ = [
     "PlantSize",
     "SimulatedPlant",
     "dead_letter_reason",
+    "expected_on_hand",
     "format_plex_ms",
+    "on_hand_changes",
     "parse_plex_datetime",
 ]
 
@@ -369,7 +386,8 @@ class SimulatedPlant:
         Args:
             start: Start of the extracted history window (inclusive); default `self.start`.
             end: End of the window (exclusive); default `self.end`.
-            streams: The streams extracted (`master_data`, `jobs`, `production`, `scrap`, `workcenter_status`).
+            streams: The streams extracted (`master_data`, `jobs`, `production`, `scrap`, `workcenter_status`, and
+                the opt-in `INVENTORY_STREAMS`: `inventory`, `container_moves`, `datasource:checksheets`).
             on_missing_asset: `defer` (events linking a missing asset are held back: in `deferred`, not `events`)
                 or `skip_link` (written without that link).
 
