@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from plex_cognite.config import DataSourceSettings
+from plex_cognite.config import DataSourceAccount, DataSourceSettings
 from plex_cognite.core.results import DeadLetter
-from plex_cognite.errors import PlexAPIError, SourceError
+from plex_cognite.errors import ConfigurationError, PlexAPIError, SourceError
 from plex_cognite.extractors._inventory import ContainerSnapshot
 from plex_cognite.plex import AsyncPlexClient, DataSourceClient
 from plex_cognite.resilience import RetryPolicy
@@ -22,7 +22,15 @@ from plex_cognite.testing._plex_datasource import CHECKSHEET_ROW_LIMIT
 from plex_cognite.testing.fake_plex import FakePlex
 from plex_cognite.testing.plant import CHECKSHEETS_SOURCE, SimulatedPlant, dead_letter_reason
 from tests._openapi import validate_httpx_request
-from tests.plex.conftest import OTHER_PCN, PCN, ClientFactory, RecordingTransport, SleepRecorder, connect_requests
+from tests.plex.conftest import (
+    OTHER_PCN,
+    PCN,
+    ClientFactory,
+    RecordingTransport,
+    SleepRecorder,
+    connect_requests,
+    settings_for,
+)
 
 CHECKSHEETS = int(CHECKSHEETS_SOURCE["id"])
 
@@ -181,3 +189,30 @@ async def test_data_source_errors_surface_with_their_code(fake: FakePlex, sleeps
     assert missing_input.value.status == 400
     assert missing_input.value.code == "DATA_SOURCE_INPUT_REQUIRED"
     assert [error["code"] for error in missing_input.value.errors] == ["DATA_SOURCE_INPUT_REQUIRED"]
+
+
+async def test_the_client_opens_one_data_source_client_per_pcn_account(
+    make_client: ClientFactory, fake: FakePlex, plant: SimulatedPlant, other_plant: SimulatedPlant
+) -> None:
+    accounts = {}
+    for pcn in (PCN, OTHER_PCN):
+        username, password = fake.datasource_credentials(pcn)
+        accounts[pcn] = DataSourceAccount(username=username, password=password)
+    settings = settings_for(fake, datasource=DataSourceSettings(base_url=fake.datasource_url, credentials=accounts))
+    window = {"Begin_Date": plant.start, "End_Date": plant.start + timedelta(hours=4)}
+    async with make_client(settings) as plex:
+        mine, theirs = await plex.datasource_for(PCN), await plex.datasource_for(OTHER_PCN)
+        assert await plex.datasource_for(PCN) is mine
+        ours = (await mine.execute(CHECKSHEETS, window)).rows
+        other = (await theirs.execute(CHECKSHEETS, window)).rows
+        with pytest.raises(ConfigurationError, match=r"credentials\.123"):
+            await plex.datasource_for("123")
+        with pytest.raises(ConfigurationError, match="datasource_for"):
+            _ = plex.datasource
+    assert ours == plant.checksheets(window["Begin_Date"], window["End_Date"])
+    assert other == other_plant.checksheets(window["Begin_Date"], window["End_Date"])
+
+
+async def test_the_default_account_serves_a_pcn_without_its_own(make_client: ClientFactory) -> None:
+    async with make_client() as plex:
+        assert await plex.datasource_for(PCN) is plex.datasource

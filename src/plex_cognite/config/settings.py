@@ -27,6 +27,14 @@ from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic import model_validator as _model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from plex_cognite.config._datasources import (
+    DataSourceAccount,
+    DataSourceSettings,
+    DataSourceStream,
+    DataSourceWindow,
+    check_accounts,
+    check_unique_names,
+)
 from plex_cognite.config._types import (
     HttpUrlStr,
     NonNegativeDuration,
@@ -44,7 +52,10 @@ __all__ = [
     "BreakerSettings",
     "CacheSettings",
     "CogniteSettings",
+    "DataSourceAccount",
     "DataSourceSettings",
+    "DataSourceStream",
+    "DataSourceWindow",
     "DeadLetterSettings",
     "ExtractionSettings",
     "ExtractorSettings",
@@ -87,15 +98,6 @@ class BreakerSettings(_Section):
     reset_timeout_s: float = Field(30.0, gt=0, description="Seconds an open breaker waits before a trial call.")
     half_open_max_calls: int = Field(1, ge=1, description="Trial calls allowed while half open.")
     success_threshold: int = Field(1, ge=1, description="Successful trial calls that close the breaker.")
-
-
-class DataSourceSettings(_Section):
-    """Plex Data Source API (HTTP Basic auth), optional."""
-
-    base_url: HttpUrlStr = "https://cloud.plex.com"
-    username: SecretStr
-    password: SecretStr
-    row_limit_default: int = Field(1000, ge=1, description="Row limit sent when a query sets none.")
 
 
 class PlexSettings(_Section):
@@ -147,6 +149,12 @@ class PlexSettings(_Section):
         unknown = sorted(set(self.tenant_ids) - set(self.pcns))
         if unknown:
             raise ValueError(f"tenant_ids has PCNs that are not in pcns: {', '.join(unknown)}; add them to pcns")
+        if self.datasource is not None:
+            strangers = sorted(set(self.datasource.credentials) - set(self.pcns))
+            if strangers:
+                raise ValueError(
+                    f"datasource.credentials has PCNs that are not in pcns: {', '.join(strangers)}; add them to pcns"
+                )
         return self
 
 
@@ -169,6 +177,7 @@ class CogniteSettings(_Section):
     data_set_external_id: str | None = None
     data_set_id: int | None = None
     write_concurrency: int = Field(4, ge=1, le=64)
+    raw_database: str = Field("plex", min_length=1, description="RAW database for container rows and data-source rows.")
 
     @property
     def auth_mode(self) -> Literal["token", "client_credentials"]:
@@ -215,6 +224,14 @@ class ExtractionSettings(_Section):
     sink_concurrency: int = Field(4, ge=1, le=64)
     strict: bool = Field(False, description="Raise on a bad record instead of dead-lettering it.")
     external_id_prefix: str = "PCN"
+    datasources: list[DataSourceStream] = Field(
+        default_factory=list, description="Plex Data Sources to extract into RAW, each as stream `datasource:<name>`."
+    )
+
+    @field_validator("datasources")
+    @classmethod
+    def _unique_datasource_names(cls, streams: list[DataSourceStream]) -> list[DataSourceStream]:
+        return check_unique_names(streams)
 
     @field_validator("streams")
     @classmethod
@@ -351,6 +368,11 @@ class ExtractorSettings(BaseSettings):
     cache: CacheSettings = Field(default_factory=CacheSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+    @_model_validator(mode="after")
+    def _every_pcn_can_read_its_datasources(self) -> ExtractorSettings:
+        check_accounts(self.plex.datasource, self.plex.pcns, self.extraction.datasources)
+        return self
 
     @classmethod
     def settings_customise_sources(

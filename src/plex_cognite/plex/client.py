@@ -59,7 +59,7 @@ from plex_cognite.plex.models import (
 from plex_cognite.typing import DeadLetterCallback, RateLimiter
 
 if TYPE_CHECKING:
-    from plex_cognite.config import PlexSettings
+    from plex_cognite.config import DataSourceSettings, PlexSettings
     from plex_cognite.observability.metrics import ExtractorMetrics
     from plex_cognite.resilience.breaker import CircuitBreaker
     from plex_cognite.resilience.retry import RetryPolicy
@@ -143,6 +143,10 @@ class AsyncPlexClient:
         self._http: httpx.AsyncClient | None = None
         self._session: ConnectSession | None = None
         self._datasource: DataSourceClient | None = None
+        self._pcn_datasources: dict[str, DataSourceClient] = {}
+        # One retry policy and one breaker for the Data Source API, whichever account calls it.
+        self._datasource_retry = default_retry(settings, "plex-datasource", metrics)
+        self._datasource_breaker = default_breaker(settings, "plex-datasource", metrics)
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -169,17 +173,21 @@ class AsyncPlexClient:
             limit_scope=self._limit_scope,
             on_request=functools.partial(self._metrics.record_request, "plex") if self._metrics is not None else None,
         )
-        if self.settings.datasource is not None:
-            self._datasource = DataSourceClient(
-                self.settings.datasource,
-                retry=default_retry(self.settings, "plex-datasource", self._metrics),
-                breaker=default_breaker(self.settings, "plex-datasource", self._metrics),
-                transport=self._transport,
-                timeout_s=self.settings.timeout_s,
-                connect_timeout_s=self.settings.connect_timeout_s,
-            )
-            await self._datasource.__aenter__()
+        if self.settings.datasource is not None and self.settings.datasource.username is not None:
+            self._datasource = await self._open_datasource(self.settings.datasource)
         return self
+
+    async def _open_datasource(self, settings: DataSourceSettings) -> DataSourceClient:
+        client = DataSourceClient(
+            settings,
+            retry=self._datasource_retry,
+            breaker=self._datasource_breaker,
+            transport=self._transport,
+            timeout_s=self.settings.timeout_s,
+            connect_timeout_s=self.settings.connect_timeout_s,
+        )
+        await client.__aenter__()
+        return client
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -191,6 +199,9 @@ class AsyncPlexClient:
         if self._datasource is not None:
             await self._datasource.aclose()
             self._datasource = None
+        for client in self._pcn_datasources.values():
+            await client.aclose()
+        self._pcn_datasources.clear()
         if self._http is not None:
             await self._http.aclose()
         self._http = None
@@ -198,10 +209,13 @@ class AsyncPlexClient:
 
     @property
     def datasource(self) -> DataSourceClient:
-        """The Data Source API client (needs `plex.datasource` settings and an open client).
+        """The Data Source API client of the default account (`plex.datasource.username`/`password`).
+
+        With accounts per PCN use `datasource_for(pcn)`.
 
         Raises:
-            ConfigurationError: `plex.datasource` is not configured, or the client is not open.
+            ConfigurationError: `plex.datasource` is not configured, has no default account, or the client is not
+                open.
         """
         if self._datasource is None:
             if self.settings.datasource is None:
@@ -209,8 +223,38 @@ class AsyncPlexClient:
                     "the Data Source API is not configured; set plex.datasource (username, password)",
                     field="plex.datasource",
                 )
+            if self.settings.datasource.username is None:
+                raise ConfigurationError(
+                    "plex.datasource has accounts per PCN only; use datasource_for(pcn)",
+                    field="plex.datasource.username",
+                )
             raise ConfigurationError("AsyncPlexClient is not open; use `async with AsyncPlexClient(...)`")
         return self._datasource
+
+    async def datasource_for(self, pcn: str) -> DataSourceClient:
+        """The Data Source API client of `pcn`'s account (`plex.datasource.credentials`, else the default account).
+
+        A web-service account belongs to one PCN, so each PCN with its own entry gets its own client (opened on first
+        use, closed with this client); they share one retry policy and one circuit breaker.
+
+        Raises:
+            ConfigurationError: `plex.datasource` is not configured, `pcn` has no account, or the client is not open.
+        """
+        if self._session is None:
+            raise ConfigurationError("AsyncPlexClient is not open; use `async with AsyncPlexClient(...)`")
+        if self.settings.datasource is None:
+            raise ConfigurationError(
+                "the Data Source API is not configured; set plex.datasource (credentials per PCN, or username and "
+                "password)",
+                field="plex.datasource",
+            )
+        if pcn not in self.settings.datasource.credentials:
+            self.settings.datasource.for_pcn(pcn)  # raises when there is no default account either
+            return self.datasource
+        client = self._pcn_datasources.get(pcn)
+        if client is None:
+            client = self._pcn_datasources[pcn] = await self._open_datasource(self.settings.datasource.for_pcn(pcn))
+        return client
 
     @property
     def session(self) -> ConnectSession:
