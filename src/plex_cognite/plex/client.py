@@ -39,6 +39,7 @@ from plex_cognite.plex._connect import (
 )
 from plex_cognite.plex._dates import iter_windows
 from plex_cognite.plex._defaults import default_breaker, default_limiter, default_retry
+from plex_cognite.plex._ds_accounts import DataSourceAccounts
 from plex_cognite.plex._history import WindowBatch, WindowReader
 from plex_cognite.plex._stream import RowValidator, iter_array_batches
 from plex_cognite.plex.datasource import DataSourceClient
@@ -59,7 +60,7 @@ from plex_cognite.plex.models import (
 from plex_cognite.typing import DeadLetterCallback, RateLimiter
 
 if TYPE_CHECKING:
-    from plex_cognite.config import DataSourceSettings, PlexSettings
+    from plex_cognite.config import PlexSettings
     from plex_cognite.observability.metrics import ExtractorMetrics
     from plex_cognite.resilience.breaker import CircuitBreaker
     from plex_cognite.resilience.retry import RetryPolicy
@@ -142,11 +143,12 @@ class AsyncPlexClient:
         self._min_window = timedelta(seconds=settings.min_window_s)
         self._http: httpx.AsyncClient | None = None
         self._session: ConnectSession | None = None
-        self._datasource: DataSourceClient | None = None
-        self._pcn_datasources: dict[str, DataSourceClient] = {}
-        # One retry policy and one breaker for the Data Source API, whichever account calls it.
-        self._datasource_retry = default_retry(settings, "plex-datasource", metrics)
-        self._datasource_breaker = default_breaker(settings, "plex-datasource", metrics)
+        self._datasources = DataSourceAccounts(
+            settings,
+            default_retry(settings, "plex-datasource", metrics),
+            default_breaker(settings, "plex-datasource", metrics),
+            transport,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -173,21 +175,8 @@ class AsyncPlexClient:
             limit_scope=self._limit_scope,
             on_request=functools.partial(self._metrics.record_request, "plex") if self._metrics is not None else None,
         )
-        if self.settings.datasource is not None and self.settings.datasource.username is not None:
-            self._datasource = await self._open_datasource(self.settings.datasource)
+        await self._datasources.open()
         return self
-
-    async def _open_datasource(self, settings: DataSourceSettings) -> DataSourceClient:
-        client = DataSourceClient(
-            settings,
-            retry=self._datasource_retry,
-            breaker=self._datasource_breaker,
-            transport=self._transport,
-            timeout_s=self.settings.timeout_s,
-            connect_timeout_s=self.settings.connect_timeout_s,
-        )
-        await client.__aenter__()
-        return client
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -196,12 +185,7 @@ class AsyncPlexClient:
 
     async def aclose(self) -> None:
         """Close the connection pools (also done by leaving `async with`)."""
-        if self._datasource is not None:
-            await self._datasource.aclose()
-            self._datasource = None
-        for client in self._pcn_datasources.values():
-            await client.aclose()
-        self._pcn_datasources.clear()
+        await self._datasources.aclose()
         if self._http is not None:
             await self._http.aclose()
         self._http = None
@@ -217,19 +201,7 @@ class AsyncPlexClient:
             ConfigurationError: `plex.datasource` is not configured, has no default account, or the client is not
                 open.
         """
-        if self._datasource is None:
-            if self.settings.datasource is None:
-                raise ConfigurationError(
-                    "the Data Source API is not configured; set plex.datasource (username, password)",
-                    field="plex.datasource",
-                )
-            if self.settings.datasource.username is None:
-                raise ConfigurationError(
-                    "plex.datasource has accounts per PCN only; use datasource_for(pcn)",
-                    field="plex.datasource.username",
-                )
-            raise ConfigurationError("AsyncPlexClient is not open; use `async with AsyncPlexClient(...)`")
-        return self._datasource
+        return self._datasources.default()
 
     async def datasource_for(self, pcn: str) -> DataSourceClient:
         """The Data Source API client of `pcn`'s account (`plex.datasource.credentials`, else the default account).
@@ -240,21 +212,7 @@ class AsyncPlexClient:
         Raises:
             ConfigurationError: `plex.datasource` is not configured, `pcn` has no account, or the client is not open.
         """
-        if self._session is None:
-            raise ConfigurationError("AsyncPlexClient is not open; use `async with AsyncPlexClient(...)`")
-        if self.settings.datasource is None:
-            raise ConfigurationError(
-                "the Data Source API is not configured; set plex.datasource (credentials per PCN, or username and "
-                "password)",
-                field="plex.datasource",
-            )
-        if pcn not in self.settings.datasource.credentials:
-            self.settings.datasource.for_pcn(pcn)  # raises when there is no default account either
-            return self.datasource
-        client = self._pcn_datasources.get(pcn)
-        if client is None:
-            client = self._pcn_datasources[pcn] = await self._open_datasource(self.settings.datasource.for_pcn(pcn))
-        return client
+        return await self._datasources.for_pcn(pcn)
 
     @property
     def session(self) -> ConnectSession:
