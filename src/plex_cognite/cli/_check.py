@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from plex_cognite.cli._reach import reach
-from plex_cognite.errors import network_failure, one_line
+from plex_cognite.errors import ConfigurationError, network_failure, one_line
 
 if TYPE_CHECKING:
     from cognite.client import AsyncCogniteClient
@@ -93,30 +93,46 @@ async def _check_plex(settings: ExtractorSettings, emit: Emit) -> bool:
 
 
 async def _check_datasource(settings: ExtractorSettings, emit: Emit) -> bool:
+    """Each PCN's Data Source account (its own entry in `credentials`, else the default account) is accepted."""
     import httpx
 
-    source = settings.plex.datasource
-    assert source is not None
-    subject = f"Plex Data Source {source.base_url}"
+    from plex_cognite.config import DataSourceSettings
 
-    async def accepted() -> str:
+    configured = settings.plex.datasource
+    assert configured is not None
+
+    async def accepted(account: DataSourceSettings, setting: str) -> str:
         await reach(
-            source.base_url,
+            account.base_url,
             service="Plex Data Source",
             setting="plex.datasource.base_url",
             budget_s=settings.plex.connect_budget_s,
         )
-        auth = httpx.BasicAuth(source.username.get_secret_value(), source.password.get_secret_value())
-        async with httpx.AsyncClient(base_url=source.base_url, auth=auth, timeout=settings.plex.timeout_s) as http:
+        if account.username is None or account.password is None:
+            raise _CheckFailedError(f"no account; set {setting} (username, password)")
+        auth = httpx.BasicAuth(account.username.get_secret_value(), account.password.get_secret_value())
+        async with httpx.AsyncClient(base_url=account.base_url, auth=auth, timeout=settings.plex.timeout_s) as http:
             response = await http.get("/api/datasources/search", params={"name": ""})
         if response.status_code in (401, 403):
             raise _CheckFailedError(
-                f"HTTP {response.status_code}: the account was refused; check plex.datasource.username and password"
+                f"HTTP {response.status_code}: the account was refused; check {setting}.username and password"
             )
         response.raise_for_status()
         return "account accepted"
 
-    return await _attempt(emit, subject, accepted)
+    results: list[bool] = []
+    for pcn in settings.plex.pcns:
+        own = pcn in configured.credentials
+        setting = f"plex.datasource.credentials.{pcn}" if own else "plex.datasource"
+        subject = f"Plex Data Source {configured.base_url} for PCN {pcn}"
+        try:
+            account = configured.for_pcn(pcn)
+        except ConfigurationError as error:
+            emit(CheckResult(subject, False, str(error)))
+            results.append(False)
+            continue
+        results.append(await _attempt(emit, subject, lambda a=account, s=setting: accepted(a, s)))  # type: ignore[misc]
+    return all(results)
 
 
 async def _check_cdf(settings: ExtractorSettings, emit: Emit) -> bool:

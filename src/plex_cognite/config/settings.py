@@ -39,6 +39,14 @@ from pydantic import (
 from pydantic import model_validator as _model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from plex_cognite.config._datasources import (
+    DataSourceAccount,
+    DataSourceSettings,
+    DataSourceStream,
+    DataSourceWindow,
+    check_accounts,
+    check_unique_names,
+)
 from plex_cognite.config._loader import YamlSource, load, loading, loading_in_progress
 from plex_cognite.config._types import (
     HttpUrlStr,
@@ -59,7 +67,10 @@ __all__ = [
     "CacheSettings",
     "CogniteSettings",
     "DataModelingSettings",
+    "DataSourceAccount",
     "DataSourceSettings",
+    "DataSourceStream",
+    "DataSourceWindow",
     "DeadLetterSettings",
     "ExtractionSettings",
     "ExtractorSettings",
@@ -150,15 +161,6 @@ class BreakerSettings(_Section):
     success_threshold: int = Field(1, ge=1, description="Successful trial calls that close the breaker.")
 
 
-class DataSourceSettings(_Section):
-    """Plex Data Source API (HTTP Basic auth), optional."""
-
-    base_url: HttpUrlStr = "https://cloud.plex.com"
-    username: SecretStr
-    password: SecretStr
-    row_limit_default: int = Field(1000, ge=1, description="Row limit sent when a query sets none.")
-
-
 class PlexSettings(_Section):
     """Plex Connect REST API: credentials, PCNs and how hard to push."""
 
@@ -211,6 +213,12 @@ class PlexSettings(_Section):
         unknown = sorted(set(self.tenant_ids) - set(self.pcns))
         if unknown:
             raise ValueError(f"tenant_ids has PCNs that are not in pcns: {', '.join(unknown)}; add them to pcns")
+        if self.datasource is not None:
+            strangers = sorted(set(self.datasource.credentials) - set(self.pcns))
+            if strangers:
+                raise ValueError(
+                    f"datasource.credentials has PCNs that are not in pcns: {', '.join(strangers)}; add them to pcns"
+                )
         return self
 
 
@@ -318,6 +326,14 @@ class ExtractionSettings(_Section):
     sink_concurrency: int = Field(4, ge=1, le=64)
     strict: bool = Field(False, description="Raise on a bad record instead of dead-lettering it.")
     external_id_prefix: str = "PCN"
+    datasources: list[DataSourceStream] = Field(
+        default_factory=list, description="Plex Data Sources to extract into RAW, each as stream `datasource:<name>`."
+    )
+
+    @field_validator("datasources")
+    @classmethod
+    def _unique_datasource_names(cls, streams: list[DataSourceStream]) -> list[DataSourceStream]:
+        return check_unique_names(streams)
 
     @field_validator("streams")
     @classmethod
@@ -474,6 +490,11 @@ class ExtractorSettings(BaseSettings):
         env_file = values.pop("_env_file", ".env")
         with loading(type(self), None, env_file=env_file) as dotenv_path:
             super().__init__(_env_file=dotenv_path, **values)
+
+    @_model_validator(mode="after")
+    def _every_pcn_can_read_its_datasources(self) -> ExtractorSettings:
+        check_accounts(self.plex.datasource, self.plex.pcns, self.extraction.datasources)
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -192,9 +192,16 @@ class DataSourceClient:
         self._http: httpx.AsyncClient | None = None
 
     async def __aenter__(self) -> Self:
+        username, password = self.settings.username, self.settings.password
+        if username is None or password is None:
+            raise ConfigurationError(
+                "this DataSourceClient has no account; pass settings.for_pcn(pcn), or set plex.datasource.username "
+                "and password",
+                field="plex.datasource.username",
+            )
         self._http = httpx.AsyncClient(
             base_url=self.settings.base_url,
-            auth=httpx.BasicAuth(self.settings.username.get_secret_value(), self.settings.password.get_secret_value()),
+            auth=httpx.BasicAuth(username.get_secret_value(), password.get_secret_value()),
             timeout=self._timeout,
             transport=self._transport,
             headers={"Accept": "application/json", "User-Agent": "plex-cognite"},

@@ -8,7 +8,9 @@ Connect: `GET /mdm/v1/tenants[/{id}]`, `/mdm/v1/buildings`, `/mdm/v1/parts[/{id}
 `/production/v1/production-definitions/workcenters[/{id}]` (key `workcenterId`), `.../workcenter-statuses`,
 `/scheduling/v1/jobs[/{id}]`, `/scheduling/v1/jobs/{id}/operations`,
 `/production/v1/production-history/{production-entries,scrap-entries,workcenter-status-entries}` (required
-`beginDate`/`endDate`, half-open `[begin, end)` on the entry's time) and `/inventory/v1/inventory-tracking/containers`.
+`beginDate`/`endDate`, half-open `[begin, end)` on the entry's time), `/inventory/v1/inventory-tracking/containers`,
+`/inventory/v1/inventory-definitions/locations` and `/inventory/v1/inventory-history/container-location-moves`
+(required `beginDate`/`endDate` on `adjustmentDate`, like the production history).
 Bare JSON arrays streamed in chunks, no paging; documented filters (`workcenterId`, `jobStatuses`, `partId`, ...)
 filter, anything else is ignored. Errors: 400 `REQUEST_VALIDATION_FAILED` with `errors[]`, 401
 `REQUEST_NOT_AUTHENTICATED`, 404 `RESOURCE_NOT_FOUND`, 405 `METHOD_NOT_ALLOWED`.
