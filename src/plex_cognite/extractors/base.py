@@ -29,9 +29,11 @@ entry-point group `plex_cognite.extractors` and enable it by name in `extraction
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
+
+import pydantic
 
 from plex_cognite.cdf.items import AssetItem, DatapointsItem, EventItem, RawRowItem, TimeSeriesItem
 from plex_cognite.cdf.linker import EventAssetLinker, checked_policy
@@ -40,11 +42,12 @@ from plex_cognite.core._deferred import HeldItem
 from plex_cognite.core.bound_sink import BoundSink
 from plex_cognite.core.context import ExtractorContext
 from plex_cognite.core.extractor import BaseExtractor
+from plex_cognite.extractors._replay import record_from_letter
 from plex_cognite.extractors._transforms import MappingContext
 from plex_cognite.extractors.resources import ExtractorResources, context_for, open_resources
 from plex_cognite.observability.logs import get_logger
 from plex_cognite.plex.pcn_client import PcnPlexClient
-from plex_cognite.typing import JSONValue, Pcn, StateStore
+from plex_cognite.typing import DeadLetter, JSONValue, KeyedItem, Pcn, StateStore
 
 if TYPE_CHECKING:
     import structlog
@@ -214,6 +217,10 @@ class MappedExtractor(AsyncBaseExtractor, Generic[RecordT, ItemT]):
     """
 
     default_transform: Callable[[Any, MappingContext], Any]
+    #: The Plex record type the transform takes (what a replay rebuilds from a dead letter's payload).
+    record_model: type[pydantic.BaseModel]
+    #: The bound sink the mapped items go to.
+    item_sink: ClassVar[str] = "events"
 
     def __init__(
         self,
@@ -228,3 +235,9 @@ class MappedExtractor(AsyncBaseExtractor, Generic[RecordT, ItemT]):
     def transform(self, record: RecordT) -> ItemT:
         """Map one record (override to change the mapping in a subclass)."""
         return self._transform(record, self.mapping)
+
+    def replay_writes(self, letter: DeadLetter) -> Sequence[tuple[BoundSink[Any], Sequence[KeyedItem]]]:
+        """Rebuild the record from the letter's payload, map it with the current transform, write it to `item_sink`."""
+        record: Any = record_from_letter(self.record_model, letter)  # an instance of RecordT, by `record_model`
+        item: Any = self.transform(record)
+        return [(self._bound[self.item_sink], [item])]

@@ -22,6 +22,7 @@ class JobsExtractor(MappedExtractor[Job, EventItem]):
 
     stream: ClassVar[str] = "jobs"
     default_transform = staticmethod(job_event)
+    record_model = Job
 
     async def extract(self) -> None:
         """Read every job and write the changed ones."""

@@ -7,11 +7,14 @@ that link to these assets (jobs, status events, time series) run after this one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import ClassVar
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 from plex_cognite.cdf.items import AssetItem
+from plex_cognite.core.bound_sink import BoundSink
 from plex_cognite.core.context import ExtractorContext
+from plex_cognite.core.extractor import ReplayUnsupportedError
+from plex_cognite.extractors._replay import record_from_letter
 from plex_cognite.extractors._transforms import (
     MappingContext,
     building_asset,
@@ -23,6 +26,7 @@ from plex_cognite.extractors._transforms import (
 from plex_cognite.extractors.base import AsyncBaseExtractor
 from plex_cognite.extractors.resources import ExtractorResources
 from plex_cognite.plex.models import Building, Part, Workcenter
+from plex_cognite.typing import DeadLetter, KeyedItem
 
 __all__ = ["MasterDataExtractor"]
 
@@ -82,11 +86,24 @@ class MasterDataExtractor(AsyncBaseExtractor):
         """Write the upper levels (plant, catalog, buildings, workcenters) in one write, then the parts."""
         upper = self.root_assets()
         async for buildings in self.plex.iter_buildings():
-            upper += self.map_records(buildings, self.transform_building)
+            upper += self.map_records(buildings, self.transform_building, stream="buildings")
         async for workcenters in self.plex.iter_workcenters():
-            upper += self.map_records(workcenters, self.transform_workcenter)
+            upper += self.map_records(workcenters, self.transform_workcenter, stream="workcenters")
         # One write orders the hierarchy parents first (a small plant's upper levels cost a single request), and
         # it is acknowledged before any part is queued, so every part's parent exists.
         await self.sinks.assets.write(upper)
         async for parts in self.plex.iter_parts():
-            await self.sinks.assets.put(self.map_records(parts, self.transform_part))
+            await self.sinks.assets.put(self.map_records(parts, self.transform_part, stream="parts"))
+
+    def replay_writes(self, letter: DeadLetter) -> Sequence[tuple[BoundSink[Any], Sequence[KeyedItem]]]:
+        """Rebuild a building, workcenter or part from the letter's payload (by its stream) and write its asset."""
+        match letter.stream:
+            case "buildings":
+                item = self.transform_building(record_from_letter(Building, letter))
+            case "workcenters":
+                item = self.transform_workcenter(record_from_letter(Workcenter, letter))
+            case "parts":
+                item = self.transform_part(record_from_letter(Part, letter))
+            case _:
+                raise ReplayUnsupportedError(f"no record type for master-data letters of stream {letter.stream!r}")
+        return [(self.sinks.assets, [item])]
