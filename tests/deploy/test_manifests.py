@@ -66,7 +66,8 @@ def test_pods_take_every_secret_the_config_needs_from_secret_refs(manifest: str)
     refs = {env["name"]: env["valueFrom"]["secretKeyRef"] for env in container["env"] if "valueFrom" in env}
     assert set(refs) == set(SECRET_ENV)
     assert {ref["name"] for ref in refs.values()} == {"plex-cognite-credentials"}
-    assert container["resources"]["requests"] and container["resources"]["limits"]
+    assert container["resources"]["requests"]
+    assert container["resources"]["limits"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     mounts = {mount["mountPath"] for mount in container["volumeMounts"]}
     assert "/config" in mounts
