@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from cognite.client import AsyncCogniteClient
 
@@ -83,3 +85,19 @@ def test_run_message_joins_lines_and_masks_secrets() -> None:
     assert run_message("a\n\n  b  \nc", secrets=["b"]) == "a | *** | c"
     assert run_message(ValueError("bad\nvalue")) == "ValueError: bad"
     assert len(run_message("x" * 5000, limit=10)) == 10
+
+
+async def test_heartbeats_send_seen_while_the_block_runs_and_stop_after(
+    fake_cdf: FakeCDF, aclient: AsyncCogniteClient, pipeline: str
+) -> None:
+    reporter = ExtractionPipelineReporter(aclient, pipeline)
+    async with reporter.heartbeats(0.05):
+        await asyncio.sleep(0.4)
+    sent = len(fake_cdf.extpipe_runs)
+    assert sent >= 2  # one at once, more every 0.05 s
+    await asyncio.sleep(0.2)
+    assert len(fake_cdf.extpipe_runs) == sent  # stopped with the block
+    assert {status for status, _ in runs(fake_cdf)} == {"seen"}
+    with pytest.raises(ValueError, match="interval_s"):
+        async with reporter.heartbeats(0):
+            pass

@@ -2,7 +2,9 @@
 
 ```python
 reporter = ExtractionPipelineReporter(cdf, "plex-cognite", secrets=[settings.plex.api_key.get_secret_value()])
-await reporter.seen()                      # heartbeat while a long pass runs (continuous mode)
+await reporter.seen()                      # one heartbeat
+async with reporter.heartbeats(600):       # a `seen` every 10 minutes while the block runs (continuous mode)
+    ...
 await reporter.success()                   # after a pass in which every stream succeeded
 await reporter.failure(error)              # after a failed pass: one line, credentials masked, <= 1000 chars
 ```
@@ -14,7 +16,9 @@ raised: monitoring must not fail the extraction it monitors.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from cognite.client import AsyncCogniteClient, CogniteClient
@@ -120,6 +124,29 @@ class ExtractionPipelineReporter:
     async def seen(self) -> bool:
         """Report a heartbeat: the extractor is alive (CDF alerts when these stop)."""
         return await self._report("seen", None)
+
+    @contextlib.asynccontextmanager
+    async def heartbeats(self, interval_s: float) -> AsyncIterator[None]:
+        """Send `seen` at once and then every `interval_s` seconds until the block exits.
+
+        Args:
+            interval_s: Seconds between heartbeats (`cdf.extraction_pipeline_heartbeat`).
+        """
+        if interval_s <= 0:
+            raise ValueError(f"interval_s must be > 0, got {interval_s}")
+
+        async def beat() -> None:
+            while True:
+                await self.seen()
+                await asyncio.sleep(interval_s)
+
+        task = asyncio.create_task(beat(), name=f"extpipe-heartbeat-{self.external_id}")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _report(self, status: RunStatus, message: str | None) -> bool:
         run = ExtractionPipelineRunWrite(extpipe_external_id=self.external_id, status=status, message=message)
