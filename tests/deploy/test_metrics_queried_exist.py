@@ -28,7 +28,7 @@ async def scrape_after_a_full_run(tmp_path: Path) -> tuple[set[str], Samples]:
     Returns the exported family names and every sample by name.
     """
     plant = SimulatedPlant(seed=3, pcn="340884", size=SIZE)
-    metrics = ExtractorMetrics(process_metrics=True)
+    metrics = ExtractorMetrics()
     with FakePlex(plant) as plex, FakeCDF() as cdf, HealthServer(metrics) as server:
         report = await run_extractors(demo_settings(plex.base_url, cdf, plant, tmp_path), metrics=metrics)
         assert report.ok, report.format_table()

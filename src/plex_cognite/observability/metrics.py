@@ -33,7 +33,7 @@ Metric names carry the namespace (default `plex_cognite`) and the unit/`_total` 
 | `errors_total`                   | stream, category               | failed stream passes, by error category         |
 | `watermark_timestamp_seconds`    | pcn, stream                    | end of the last committed history window        |
 | `watermark_lag_seconds`          | pcn, stream                    | now minus that watermark (at scrape time)       |
-| `process_*`                      |                                | `process_metrics=True`: RSS, CPU, open fds      |
+| `process_*`                      |                                | process collector: RSS, CPU, open fds           |
 
 Endpoints are templates (`/production/v1/production-history/production-entries`, `/assets/byids`,
 `/raw/dbs/{db}/tables/{table}/rows`), never ids. Labels never carry secrets: they are PCNs, stream and resource
@@ -105,7 +105,8 @@ class ExtractorMetrics:
             instances (tests, several extractors in one process) never collide. Pass
             `prometheus_client.REGISTRY` to expose them with an existing global endpoint.
         namespace: Prefix of every metric name.
-        process_metrics: Also register process (CPU, memory, file descriptors) and platform collectors.
+        process_metrics: Also register process (CPU, memory, file descriptors) and platform collectors; default
+            on for the private registry, off for a registry you pass (which usually has its own).
         readiness: What `/readyz` answers from; default a `Readiness()` that never goes stale.
 
     Attributes:
@@ -119,7 +120,7 @@ class ExtractorMetrics:
         registry: CollectorRegistry | None = None,
         namespace: str = "plex_cognite",
         *,
-        process_metrics: bool = False,
+        process_metrics: bool | None = None,
         readiness: Readiness | None = None,
     ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
@@ -197,7 +198,7 @@ class ExtractorMetrics:
             **options,
         )
         self.errors = Counter("errors", "Failed stream passes, by error category.", ["stream", "category"], **options)
-        if process_metrics:
+        if process_metrics if process_metrics is not None else registry is None:
             ProcessCollector(namespace=namespace, registry=self.registry)
             PlatformCollector(registry=self.registry)
 
