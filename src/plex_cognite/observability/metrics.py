@@ -391,7 +391,7 @@ class ExtractorMetrics:
 
     # --- reading back -----------------------------------------------------------------------------------------
 
-    def value(self, name: str, **labels: str) -> float:
+    def value(self, name: str, /, **labels: str) -> float:
         """The current value of a sample (`"records_read_total"`, labels), 0.0 when absent; handy in tests.
 
         Args:
