@@ -44,11 +44,11 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypedDict
+from typing import Protocol, TypedDict
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.platform_collector import PlatformCollector
@@ -83,7 +83,7 @@ class _Options(TypedDict):
 class ObservableResolver(Protocol):
     """What `watch_resolver` needs: per-tier cache counters and a settable request hook (`AssetIDResolver` fits)."""
 
-    on_request: Any
+    on_request: Callable[[str, int | str, float], None] | None
 
     @property
     def cache_stats(self) -> dict[str, CacheStats]:
