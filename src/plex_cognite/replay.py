@@ -181,17 +181,14 @@ async def _replay_pcn(
             owner.setdefault(name, extractor)
     claimed: dict[BaseExtractor, list[DeadLetter]] = defaultdict(list)
     for letter in letters:
-        extractor = owner.get(letter.stream)
-        if (
-            streams is not None
-            and letter.stream not in streams
-            and (extractor is None or extractor.stream not in streams)
-        ):
+        handler = owner.get(letter.stream)
+        wanted = streams is None or letter.stream in streams or (handler is not None and handler.stream in streams)
+        if not wanted:
             continue
-        if extractor is None:
+        if handler is None:
             report.unclaimed.append(letter)
-            continue
-        claimed[extractor].append(letter)
+        else:
+            claimed[handler].append(letter)
     for extractor in extractors:
         if claimed.get(extractor):
             report.outcomes.append(await extractor.replay(claimed[extractor]))
