@@ -19,7 +19,7 @@ LEGEND = (
     "deferred       held back until the asset they link to exists (retried later in the run and on the next run)",
     "dead_lettered  Plex rows rejected, kept with the reason in the dead-letter store",
     "requests       CDF write requests",
-    "windows        history windows completed",
+    "windows        history windows completed, of those planned for this run",
 )
 
 #: Row order within a PCN: the built-in streams in the order they run, then any others as they finished.
@@ -52,6 +52,14 @@ def _count(stream: object, name: str) -> int:
     return int(getattr(stream, name, 0) or 0)
 
 
+def _cell(stream: object, name: str) -> int | str:
+    """A count; windows as `done/total` once a stream planned any."""
+    total = _count(stream, "windows_total")
+    if name == "windows" and total:
+        return f"{_count(stream, 'windows')}/{total}"
+    return _count(stream, name)
+
+
 def format_report(report: _Run, *, legend: bool = True) -> str:
     """A fixed-width table: one row per (PCN, stream), a total row, and (by default) the legend.
 
@@ -78,14 +86,17 @@ def format_report(report: _Run, *, legend: bool = True) -> str:
     header += f" {'seconds':>8}  status"
     lines = [header, "-" * len(header)]
 
-    def counts(values: Sequence[int]) -> str:
+    def counts(values: Sequence[int | str]) -> str:
         return " ".join(f"{v:>{w}}" for v, w in zip(values, widths, strict=True))
 
     for _, stream in rows:
         status = "ok" if stream.ok else f"FAILED: {stream.error}"
-        row = counts([_count(stream, c) for c in COLUMNS])
+        row = counts([_cell(stream, c) for c in COLUMNS])
         lines.append(f"{stream.pcn:<10} {stream.stream:<18} {row} {stream.duration_s:>8.2f}  {status}")
-    totals = counts([sum(_count(s, c) for s in report.streams) for c in COLUMNS])
+    sums = {c: sum(_count(s, c) for s in report.streams) for c in (*COLUMNS, "windows_total")}
+    totals = counts(
+        [f"{sums[c]}/{sums['windows_total']}" if c == "windows" and sums["windows_total"] else sums[c] for c in COLUMNS]
+    )
     lines.append("-" * len(header))
     lines.append(f"{'total':<10} {'':<18} {totals} {report.duration_s:>8.2f}  {'ok' if report.ok else 'FAILED'}")
     if legend:

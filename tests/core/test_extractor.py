@@ -198,7 +198,7 @@ async def test_windows_are_done_after_ack_and_not_read_again() -> None:
     records = [Reading(f"r{i}", i, T0 + timedelta(minutes=25 * i)) for i in range(9)]
     sink = MemorySink()
     report = await windowed(store, records, sink).run()
-    assert (report.windows, report.windows_planned, report.written) == (4, 4, 9)
+    assert (report.windows, report.windows_total, report.written) == (4, 4, 9)
     assert len(sink.calls) == 5  # pipelined: batches of 2 across windows, not one request per window
     state = await store.load("1", "w")
     assert state.windows.covers(T0, T0 + timedelta(hours=4))

@@ -94,7 +94,7 @@ def _windows_done(snapshot: object) -> int | None:
     # `StreamReport.windows` counts completed windows; shown once the total is known (else it is noise for streams
     # that are not windowed).
     done = _optional(snapshot, "windows_done")
-    if done is None and _optional(snapshot, "windows_total") is not None:
+    if done is None and _optional(snapshot, "windows_total"):
         done = _optional(snapshot, "windows")
     return cast("int | None", done)
 
@@ -113,6 +113,10 @@ class _Tracker:
         rate = _optional(snapshot, "records_per_s")
         if rate is None and now - first >= 0.5:
             rate = snapshot.read / (now - first)
+        done, total = _windows_done(snapshot), _optional(snapshot, "windows_total")
+        eta = _optional(snapshot, "eta_s")
+        if eta is None and done and total and now > first:
+            eta = (now - first) / done * max(0, total - done)  # the windows left at this run's pace so far
         progress = StreamProgress(
             pcn=snapshot.pcn,
             stream=snapshot.stream,
@@ -121,9 +125,9 @@ class _Tracker:
             unchanged=snapshot.unchanged,
             records_per_s=rate,
             position=_optional(snapshot, "position"),
-            windows_done=_windows_done(snapshot),
-            windows_total=_optional(snapshot, "windows_total"),
-            eta_s=_optional(snapshot, "eta_s"),
+            windows_done=done,
+            windows_total=total or None,
+            eta_s=eta,
         )
         self.latest[key] = progress
         return progress

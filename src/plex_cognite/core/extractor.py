@@ -248,7 +248,7 @@ class BaseExtractor(ABC):
         """
         ledger = self._running()
         planned = self.planned_windows()
-        ledger.report.windows_planned += len(planned)
+        ledger.report.windows_total += len(planned)
 
         async def read(window: TimeWindow) -> list[RecordT]:
             answer = fetch(window)

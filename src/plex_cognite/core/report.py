@@ -27,7 +27,7 @@ class StreamReport:
         failed: Items CDF did not take (after retries); they are retried on the next run.
         requests: CDF write requests made.
         windows: History windows completed.
-        windows_planned: History windows planned for this run (progress: `windows` of `windows_planned`).
+        windows_total: History windows planned for this run (progress: `windows` of `windows_total`).
         position: Start of the history window being read (progress), or None.
         duration_s: Wall time.
         error: One line describing why the stream failed, or None.
@@ -45,7 +45,7 @@ class StreamReport:
     failed: int = 0
     requests: int = 0
     windows: int = 0
-    windows_planned: int = 0
+    windows_total: int = 0
     position: datetime | None = None
     duration_s: float = 0.0
     error: str | None = None
@@ -55,6 +55,11 @@ class StreamReport:
     def ok(self) -> bool:
         """True when the stream finished without error."""
         return self.error is None
+
+    @property
+    def records_per_s(self) -> float | None:
+        """Records read per second of the stream's run (None until it finished)."""
+        return self.read / self.duration_s if self.duration_s > 0 else None
 
     def as_dict(self) -> dict[str, object]:
         """A plain dict (for logs and JSON output); `position` as an ISO 8601 string."""
