@@ -2,7 +2,9 @@
 
 It starts `FakePlex` serving a `SimulatedPlant` and `FakeCDF` on loopback ports, runs every stream through the real
 HTTP clients, prints the run report, and verifies the result: every event is linked to existing assets, and the
-whole CDF content equals what the plant says a correct extraction yields (`SimulatedPlant.expected_cdf`).
+whole CDF content equals what the plant says a correct extraction yields (`SimulatedPlant.expected_cdf`). With
+`--sink datamodeling` or `both`, the Core Data Model nodes are verified too, read back through the cognite-sdk
+(`SimulatedPlant.expected_nodes`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from plex_cognite.config import ExtractorSettings
+    from plex_cognite.config import ExtractorSettings, SinkKind
     from plex_cognite.testing.fake_cdf import FakeCDF
     from plex_cognite.testing.plant import SimulatedPlant
 
@@ -28,6 +30,7 @@ def demo_settings(
     workdir: Path,
     *,
     api_key: str = "test-key",
+    sink: SinkKind = "classic",
     **extraction: Any,
 ) -> ExtractorSettings:
     """Settings that point at the fakes, with state and dead letters under `workdir`.
@@ -38,6 +41,7 @@ def demo_settings(
         plant: The plant FakePlex serves (its history range becomes the extraction range).
         workdir: Directory for the state file and the dead-letter file.
         api_key: The key FakePlex accepts.
+        sink: `cdf.sink`: classic resources, Core Data Model nodes (instance space `plex`), or both.
         **extraction: Overrides for the `extraction` section.
     """
     from plex_cognite.config import ExtractorSettings
@@ -52,7 +56,7 @@ def demo_settings(
                 "http2": False,
                 "retry": {"initial_wait_s": 0.05, "max_wait_s": 0.5},
             },
-            "cdf": {"base_url": cdf.base_url, "project": cdf.project, "token": cdf.token},
+            "cdf": {"base_url": cdf.base_url, "project": cdf.project, "token": cdf.token, "sink": sink},
             "extraction": {
                 "start": plant.start,
                 "end": plant.end,
@@ -68,8 +72,23 @@ def demo_settings(
 def verify_cdf(cdf: FakeCDF, plant: SimulatedPlant, settings: ExtractorSettings) -> list[str]:
     """Compare the fake CDF with the plant's expected content; return one line per problem (empty: all good).
 
-    Also checks that every event of the plant's PCN links at least one asset and only existing ones.
+    What is compared follows `cdf.sink`. Classic resources: every asset, event, time series and datapoint, and every
+    event of the plant's PCN links at least one asset and only existing ones; with `datamodeling` alone, no classic
+    resource of the PCN may exist. Nodes (`datamodeling`, `both`): the node graph in the instance space, its
+    relations, empty relation targets and datapoints by instance id, read through the cognite-sdk.
     """
+    extraction = settings.extraction
+    problems = (
+        _verify_classic(cdf, plant, settings) if settings.cdf.writes_classic else _no_classic(cdf, plant, settings)
+    )
+    if settings.cdf.writes_nodes:
+        expected = plant.expected_nodes(extraction.start, extraction.end, streams=list(extraction.streams))
+        space = settings.cdf.datamodeling.instance_space
+        problems += [f"node graph: {line}" for line in expected.mismatches_in(cdf.cognite_client(), space)]
+    return problems
+
+
+def _verify_classic(cdf: FakeCDF, plant: SimulatedPlant, settings: ExtractorSettings) -> list[str]:
     extraction = settings.extraction
     expected = plant.expected_cdf(
         extraction.start,
@@ -77,10 +96,11 @@ def verify_cdf(cdf: FakeCDF, plant: SimulatedPlant, settings: ExtractorSettings)
         streams=list(extraction.streams),
         on_missing_asset="skip_link" if extraction.on_missing_asset == "skip_link" else "defer",
     )
-    series = [row["externalId"] for row in cdf.timeseries]
+    # Series of Core Data Model nodes have an instance id and no external id.
+    series = [row["externalId"] for row in cdf.timeseries if row.get("externalId") is not None]
     problems = expected.mismatches(cdf.assets, cdf.events, cdf.timeseries, {xid: cdf.datapoints(xid) for xid in series})
     asset_ids = {row["id"] for row in cdf.assets}
-    prefix = f"{extraction.external_id_prefix}{plant.pcn}_"
+    prefix = _prefix(plant, settings)
     for event in cdf.events:
         if not str(event.get("externalId", "")).startswith(prefix):
             continue
@@ -92,13 +112,35 @@ def verify_cdf(cdf: FakeCDF, plant: SimulatedPlant, settings: ExtractorSettings)
     return problems
 
 
-def run_demo(size: str = "small", *, seed: int = 0, pcn: str = "340884", out: TextIO | None = None) -> int:
+def _no_classic(cdf: FakeCDF, plant: SimulatedPlant, settings: ExtractorSettings) -> list[str]:
+    prefix = _prefix(plant, settings)
+    return [
+        f"classic {kind} {row['externalId']} written although cdf.sink is {settings.cdf.sink}"
+        for kind, rows in (("asset", cdf.assets), ("event", cdf.events), ("time series", cdf.timeseries))
+        for row in rows
+        if str(row.get("externalId") or "").startswith(prefix)
+    ]
+
+
+def _prefix(plant: SimulatedPlant, settings: ExtractorSettings) -> str:
+    return f"{settings.extraction.external_id_prefix}{plant.pcn}_"
+
+
+def run_demo(
+    size: str = "small",
+    *,
+    seed: int = 0,
+    pcn: str = "340884",
+    sink: SinkKind = "classic",
+    out: TextIO | None = None,
+) -> int:
     """Run the demo; print the report and the verification to `out`.
 
     Args:
         size: Plant size preset (`small`, `medium`, `large`).
         seed: Plant seed.
         pcn: The simulated PCN.
+        sink: `cdf.sink`: `classic`, `datamodeling` or `both`.
         out: Where to print (default stdout).
 
     Returns:
@@ -114,20 +156,13 @@ def run_demo(size: str = "small", *, seed: int = 0, pcn: str = "340884", out: Te
     plant = SimulatedPlant(seed=seed, pcn=pcn, size=PlantSize.named(size))
     started = time.monotonic()
     with FakePlex(plant) as plex, FakeCDF() as cdf, tempfile.TemporaryDirectory(prefix="plex-cognite-demo-") as tmp:
-        settings = demo_settings(plex.base_url, cdf, plant, Path(tmp))
+        settings = demo_settings(plex.base_url, cdf, plant, Path(tmp), sink=sink)
         print(f"plant: {plant!r}", file=out)
         print(f"fake Plex at {plex.base_url}, fake CDF at {cdf.base_url} (project {cdf.project})", file=out)
         report = run_extractors_sync(settings, on_progress=ProgressPrinter(out))
         print(report.format_table(), file=out)
         problems = verify_cdf(cdf, plant, settings)
-        events = len(cdf.events)
-        linked = sum(1 for e in cdf.events if e.get("assetIds"))
-        print(
-            f"\nCDF now holds {len(cdf.assets)} assets, {events} events ({linked} linked to assets), "
-            f"{len(cdf.timeseries)} time series, "
-            f"{sum(len(cdf.datapoints(t['externalId'])) for t in cdf.timeseries)} datapoints",
-            file=out,
-        )
+        _print_content(cdf, settings, out)
         dead = Path(tmp) / "dead-letters.jsonl"
         dead_count = sum(1 for _ in dead.open(encoding="utf-8")) if dead.exists() else 0
         print(f"dead letters: {dead_count} malformed Plex rows (kept with their reason and payload)", file=out)
@@ -136,6 +171,29 @@ def run_demo(size: str = "small", *, seed: int = 0, pcn: str = "340884", out: Te
             for line in problems[:20]:
                 print(f"  {line}", file=out)
         else:
-            print("verification: every event is linked, and CDF matches the plant exactly", file=out)
+            print(f"verification: CDF matches the plant exactly (cdf.sink: {sink})", file=out)
         print(f"demo finished in {time.monotonic() - started:.1f} s", file=out)
     return 0 if report.ok and not problems else 1
+
+
+def _print_content(cdf: FakeCDF, settings: ExtractorSettings, out: TextIO) -> None:
+    """What CDF holds now: the classic resources and/or the nodes."""
+    print("", file=out)
+    if settings.cdf.writes_classic:
+        series = [t["externalId"] for t in cdf.timeseries if t.get("externalId") is not None]
+        linked = sum(1 for e in cdf.events if e.get("assetIds"))
+        print(
+            f"CDF now holds {len(cdf.assets)} assets, {len(cdf.events)} events ({linked} linked to assets), "
+            f"{len(series)} time series, {sum(len(cdf.datapoints(xid)) for xid in series)} datapoints",
+            file=out,
+        )
+    if settings.cdf.writes_nodes:
+        space = settings.cdf.datamodeling.instance_space
+        counts = {view: len(cdf.nodes(view)) for view in ("CogniteAsset", "CogniteActivity", "CogniteTimeSeries")}
+        empty = len(cdf.nodes()) - len(cdf.nodes("CogniteSourceSystem")) - sum(counts.values())
+        print(
+            f"instance space {space!r} holds {counts['CogniteAsset']} CogniteAsset, "
+            f"{counts['CogniteActivity']} CogniteActivity and {counts['CogniteTimeSeries']} CogniteTimeSeries "
+            f"nodes, a CogniteSourceSystem node, and {empty} empty node(s) (relation targets Plex does not list)",
+            file=out,
+        )
