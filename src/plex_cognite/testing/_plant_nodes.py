@@ -138,7 +138,6 @@ class ExpectedGraph:
             problems += _compare("datapoints of", expected_points, actual_points)
         return problems
 
-
     def mismatches_in(self, client: CogniteClient, space: str) -> list[str]:
         """Read `space` through the cognite-sdk (typed CDM classes, datapoints by instance id) and compare it.
 
