@@ -36,7 +36,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
-from plex_cognite.cdf.datamodeling import NodeContext, NodeItem
+from plex_cognite.cdf.datamodeling import MAX_NODES_PER_REQUEST, NodeContext, NodeItem
 from plex_cognite.cdf.items import AssetItem, DatapointsItem, EventItem, RawRowItem, TimeSeriesItem
 from plex_cognite.cdf.linker import EventAssetLinker, checked_policy
 from plex_cognite.cdf.sinks import RawSink
@@ -114,7 +114,10 @@ class Sinks:
         self.nodes: BoundSink[NodeItem] | None = None
         self.node_datapoints: BoundSink[DatapointsItem] | None = None
         if resources.nodes is not None:
-            self.nodes = extractor.bind("nodes", resources.nodes, hash_prefix="node:")
+            # One apply request in flight per stream, as in NodeSink: CDF's data-modeling write budget is small.
+            self.nodes = extractor.bind(
+                "nodes", resources.nodes, hash_prefix="node:", batch_size=MAX_NODES_PER_REQUEST, concurrency=1
+            )
         if resources.node_datapoints is not None:
             self.node_datapoints = extractor.bind("node_datapoints", resources.node_datapoints, **_DATAPOINTS_BATCHING)
 
