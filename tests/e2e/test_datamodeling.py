@@ -6,18 +6,25 @@ datapoints by instance id (`ExpectedGraph.mismatches_in`, which `verify_cdf` use
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
+from typing import ClassVar
 
 from cognite.client.data_classes.data_modeling import NodeId
 from cognite.client.data_classes.data_modeling.cdm.v1 import CogniteActivity, CogniteAsset, CogniteTimeSeries
 
+from plex_cognite.cdf.datamodeling import ActivityNode
+from plex_cognite.cdf.items import EventItem
+from plex_cognite.extractors import JobsExtractor
+from plex_cognite.plex.models import Job
 from plex_cognite.testing._faults import Fault
 from plex_cognite.testing._node_reader import read_node_graph
 from plex_cognite.testing.fake_cdf import FakeCDF
 from plex_cognite.testing.fake_plex import FakePlex
 from plex_cognite.testing.plant import ExpectedGraph, SimulatedPlant
 
-from .conftest import mismatches, run, write_requests
+from .conftest import mismatches, run, settings_for, write_requests
 
 SPACE = "plex"
 
@@ -181,3 +188,40 @@ async def test_sink_both_writes_the_classic_resources_and_the_nodes_in_one_run(
     again = await run(plex, cdf, plant, tmp_path, sink="both")
     assert again.ok
     assert write_requests(cdf) == []
+
+
+class OneBadActivity(JobsExtractor):
+    """Jobs whose activity for one job has a start time CDF refuses."""
+
+    bad_job: ClassVar[str] = ""
+
+    def transform_activity(self, job: Job, event: EventItem) -> ActivityNode:
+        node = super().transform_activity(job, event)
+        return dataclasses.replace(node, start_time="not a time") if job.id == self.bad_job else node
+
+
+async def test_a_node_cdf_rejects_is_dead_lettered_and_the_rest_lands(
+    fakes: tuple[FakePlex, FakeCDF], plant: SimulatedPlant, tmp_path: Path
+) -> None:
+    plex, cdf = fakes
+    expected = plant.expected_nodes().nodes["CogniteActivity"]
+    bad = sorted(expected)[0]
+    OneBadActivity.bad_job = expected[bad].properties["sourceId"]
+    settings = settings_for(plex, cdf, plant, tmp_path, sink="datamodeling")
+
+    async with OneBadActivity.from_settings(settings, pcn=plant.pcn) as jobs:
+        report = await jobs.run()
+
+    assert report.ok
+    landed = {xid for _, xid in cdf.nodes("CogniteActivity")}
+    assert landed == set(expected) - {bad}
+    letters = [json.loads(line) for line in (tmp_path / "dead-letters.jsonl").read_text().splitlines()]
+    rejected = [letter for letter in letters if letter["error_type"] == "ItemRejected"]
+    assert [letter["payload"]["key"] for letter in rejected] == [bad]
+    assert "startTime" in rejected[0]["reason"]
+    assert report.dead_lettered == len(letters)
+
+    cdf.reset_request_log()
+    async with OneBadActivity.from_settings(settings, pcn=plant.pcn) as again:
+        assert (await again.run()).ok
+    assert node_applies(cdf) == []  # the rejected node is not sent again until its job changes
