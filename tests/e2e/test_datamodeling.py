@@ -171,6 +171,15 @@ async def test_faults_on_node_and_datapoint_writes_leave_the_same_graph(
     assert write_requests(cdf) == []
 
 
+async def test_the_classic_sink_writes_no_node(
+    fakes: tuple[FakePlex, FakeCDF], plant: SimulatedPlant, tmp_path: Path
+) -> None:
+    plex, cdf = fakes
+    assert (await run(plex, cdf, plant, tmp_path)).ok
+    assert cdf.nodes() == {}
+    assert not any(r.path.startswith("/models") for r in cdf.request_log)
+
+
 async def test_sink_both_writes_the_classic_resources_and_the_nodes_in_one_run(
     fakes: tuple[FakePlex, FakeCDF], plant: SimulatedPlant, tmp_path: Path
 ) -> None:
