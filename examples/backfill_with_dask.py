@@ -46,7 +46,7 @@ def demo(workers: int) -> bool:
     """The same against in-process fakes, with a check of the CDF content."""
     from cognite.client import global_config
 
-    from plex_cognite.cli.demo import demo_settings
+    from plex_cognite.testing.demo import demo_settings
     from plex_cognite.testing.fake_cdf import FakeCDF
     from plex_cognite.testing.fake_plex import FakePlex
     from plex_cognite.testing.plant import SimulatedPlant

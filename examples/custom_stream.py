@@ -17,9 +17,9 @@ import tempfile
 from pathlib import Path
 
 from plex_cognite import AsyncBaseExtractor, RawRowItem, run_extractors_sync
-from plex_cognite.cli.demo import demo_settings
 from plex_cognite.plex.models import Container
 from plex_cognite.testing import FakeCDF, FakePlex, SimulatedPlant
+from plex_cognite.testing.demo import demo_settings
 
 
 def container_row(container: Container) -> RawRowItem:

@@ -16,8 +16,8 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from plex_cognite.cli.demo import demo_settings, verify_cdf
 from plex_cognite.runner import run_extractors, run_extractors_sync
+from plex_cognite.testing.demo import demo_settings, verify_cdf
 from plex_cognite.testing.fake_cdf import FakeCDF
 from plex_cognite.testing.fake_plex import FakePlex
 from plex_cognite.testing.plant import SimulatedPlant

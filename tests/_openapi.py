@@ -61,6 +61,8 @@ CONNECT_PATHS: tuple[str, ...] = (
     "/production/v1/production-history/scrap-entries",
     "/production/v1/production-history/workcenter-status-entries",
     "/inventory/v1/inventory-tracking/containers",
+    "/inventory/v1/inventory-definitions/locations",
+    "/inventory/v1/inventory-history/container-location-moves",
 )
 
 

@@ -65,16 +65,35 @@ def test_demo_with_the_datamodeling_sink_verifies_the_node_graph(capsys: pytest.
     assert "CDF now holds" not in out  # no classic resources
 
 
-def test_config_error_is_one_line_naming_the_field_with_exit_2(
+def test_config_errors_are_one_line_per_problem_naming_the_field_with_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text(yaml.safe_dump({"plex": {"api_key": "k", "pcns": ["12a"]}, "cdf": {}, "extraction": {}}))
     assert main(["run", "--config", str(config), "--once"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert all(line.startswith("plex-cognite: configuration error: ") for line in lines)
+    assert lines[0].endswith("bad.yaml: 4 problems")
+    fields = [line.removeprefix("plex-cognite: configuration error: ").split(":")[0] for line in lines[1:]]
+    assert fields == ["plex.pcns[0]", "cdf.base_url", "cdf.project", "extraction.start"]
+
+
+def test_a_single_config_problem_is_a_single_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "plex": {"api_key": "k", "pcns": ["12a"]},
+                "cdf": {"base_url": "https://x.cognitedata.com", "project": "p", "token": "t"},
+                "extraction": {"start": "2025-01-01"},
+            }
+        )
+    )
+    assert main(["check", "--config", str(config)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("plex-cognite: configuration error:")
     assert "\n" not in err
-    assert "plex.pcns" in err
+    assert err.startswith("plex-cognite: configuration error: ")
+    assert "plex.pcns[0]" in err
 
 
 def test_missing_config_file_is_a_config_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -116,12 +135,14 @@ def test_check_reports_both_apis(tmp_path: Path, capsys: pytest.CaptureFixture[s
         config = write_config(tmp_path / "c.yaml", plex.base_url, cdf, plant)
         assert main(["check", "--config", str(config)]) == 0
         out = capsys.readouterr().out
-        assert "ok   Plex" in out
-        assert "ok   CDF" in out
-        assert "ok   state store" in out
+        assert "ok   Plex PCN" in out
+        assert "ok   CDF project" in out
+        assert "ok   state file" in out
         bad = write_config(tmp_path / "bad.yaml", plex.base_url, cdf, plant, api_key="nope")
         assert main(["check", "--config", str(bad)]) == 1
-        assert "FAIL Plex" in capsys.readouterr().out
+        captured = capsys.readouterr()
+        assert "FAIL Plex PCN" in captured.err
+        assert "FAIL" not in captured.out
 
 
 def test_unknown_demo_size_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -134,7 +155,7 @@ def test_unknown_demo_size_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
 def test_progress_printer_prints_every_stream_after_the_interval() -> None:
     import io
 
-    from plex_cognite.cli.main import ProgressPrinter
+    from plex_cognite.cli._progress import ProgressPrinter
     from plex_cognite.core.extractor import StreamReport
 
     out = io.StringIO()
@@ -142,7 +163,7 @@ def test_progress_printer_prints_every_stream_after_the_interval() -> None:
     printer(StreamReport("1", "jobs", read=5, written=4))
     printer(StreamReport("1", "production", read=9))
     lines = out.getvalue().splitlines()
-    assert lines[-1] == ("progress: jobs[1] read=5 written=4 unchanged=0; production[1] read=9 written=0 unchanged=0")
+    assert lines[-1] == "progress: jobs[1] read=5 written=4 unchanged=0; production[1] read=9 written=0 unchanged=0"
 
 
 def test_run_without_once_repeats_on_the_interval_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ EXPECTED = {
     "PlexCogniteError", "ConfigurationError", "SourceError", "PlexAPIError", "SinkError", "CogniteWriteError",
     "RecordValidationError", "StateError", "ErrorCategory", "classify",
     # resilience
-    "RetryPolicy", "with_retry", "CircuitBreaker", "CircuitOpenError", "TokenBucketRateLimiter",
+    "RetryPolicy", "RetryHandler", "with_retry", "CircuitBreaker", "CircuitOpenError", "TokenBucketRateLimiter",
     "ErrorAggregator", "resilient_call",
     # caches
     "MemoryCache", "RedisCache", "TieredCache", "build_cache",

@@ -6,6 +6,9 @@ dependencies inside the package, so every layer may import it.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -91,6 +94,9 @@ class WriteResult:
 class DeadLetter:
     """A record that failed validation or mapping, kept with everything needed to replay it.
 
+    Its `key` is stable: the same record rejected again (a restart, a retry, a lookback, a backfill unit on another
+    worker) has the same key, so every store keeps one letter per record.
+
     Attributes:
         stream: The stream it came from (`jobs`, `production`, ...).
         pcn: The PCN it belongs to.
@@ -107,9 +113,16 @@ class DeadLetter:
     error_type: str | None = None
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
+    @property
+    def key(self) -> str:
+        """`{pcn}:{stream}:{digest}`, the digest over stream, PCN and payload (not the reason or the time)."""
+        body = json.dumps([self.stream, self.pcn, self.payload], sort_keys=True, default=str)
+        return f"{self.pcn}:{self.stream}:{hashlib.blake2b(body.encode(), digest_size=12).hexdigest()}"
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (one line of the JSONL dead-letter file)."""
         return {
+            "key": self.key,
             "stream": self.stream,
             "pcn": self.pcn,
             "reason": self.reason,
@@ -117,3 +130,23 @@ class DeadLetter:
             "at": self.at.isoformat().replace("+00:00", "Z"),
             "payload": self.payload,
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DeadLetter:
+        """Rebuild a letter from `to_json()` output.
+
+        Raises:
+            ValueError: When `data` is not such an object.
+        """
+        try:
+            at = datetime.fromisoformat(str(data["at"]).replace("Z", "+00:00"))
+            return cls(
+                stream=str(data["stream"]),
+                pcn=str(data["pcn"]),
+                reason=str(data["reason"]),
+                payload=data.get("payload"),
+                error_type=None if data.get("error_type") is None else str(data["error_type"]),
+                at=at if at.tzinfo is not None else at.replace(tzinfo=UTC),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a dead letter: {exc!r}") from exc

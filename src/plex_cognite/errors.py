@@ -8,7 +8,9 @@ Hierarchy::
     │   └── PlexAPIError            an HTTP answer from Plex (status, code, message, request id)
     ├── SinkError                   writing to CDF failed
     │   └── CogniteWriteError       a CDF write that could not be completed
-    ├── RecordValidationError             one record failed validation (becomes a dead letter)
+    ├── RecordValidationError       one record failed validation (becomes a dead letter)
+    ├── UnreachableError            Plex or CDF could not be reached (DNS, refused, timeout, TLS) within a budget
+    ├── CircuitOpenError            a circuit breaker refused the call (retry after its retry_in)
     └── StateError                  the state store is unreadable or could not be committed
 
 `classify(exc)` maps any exception the library meets to an `ErrorCategory`:
@@ -18,7 +20,7 @@ Hierarchy::
 | RATE_LIMITED | HTTP 429 (Plex or CDF), a Plex 403 whose message mentions a quota         | wait, retry      |
 | RETRYABLE    | HTTP 408/425/500/502/503/504, connection errors, timeouts, protocol errors | back off, retry  |
 |              | and an open circuit breaker's `CircuitOpenError` (retry after its retry_in) |                  |
-| SKIPPABLE    | `RecordValidationError` (one bad record)                                       | dead-letter it   |
+| SKIPPABLE    | `RecordValidationError` (one bad record)                                 | dead-letter it   |
 | FATAL        | other 4xx (400, 401, 403, 404, 409, 422), configuration and state errors  | stop, report     |
 
 It understands httpx errors, cognite-sdk 8 exceptions (`CogniteAPIError` and subclasses, `CogniteHTTPStatusError`,
@@ -38,6 +40,7 @@ from typing import Any
 import httpx
 
 __all__ = [
+    "CircuitOpenError",
     "Classification",
     "CogniteWriteError",
     "ConfigurationError",
@@ -48,7 +51,9 @@ __all__ = [
     "SinkError",
     "SourceError",
     "StateError",
+    "UnreachableError",
     "classify",
+    "network_failure",
     "one_line",
     "parse_retry_after",
 ]
@@ -170,6 +175,145 @@ class StateError(PlexCogniteError):
     """The state store could not be read or committed (for example a corrupt state file)."""
 
 
+class UnreachableError(PlexCogniteError):
+    """An upstream could not be reached; the message says which URL, why, and which setting to check.
+
+    Attributes:
+        service: `Plex`, `Plex Data Source` or `CDF`.
+        url: The URL that was tried.
+        reason: `dns`, `refused`, `timeout`, `tls` or `network`.
+        setting: The setting that holds the URL (`cdf.base_url`), for the hint.
+    """
+
+    def __init__(self, service: str, url: str, reason: str, detail: str, *, setting: str) -> None:
+        self.service = service
+        self.url = url
+        self.reason = reason
+        self.setting = setting
+        super().__init__(f"{service} at {url} is unreachable: {detail}; {_NETWORK_HINTS[reason].format(setting)}")
+
+
+#: What to check, per network failure reason (`{}` is the setting holding the URL).
+_NETWORK_HINTS = {
+    "dns": "the host name does not resolve: check {} for a typo, and DNS on this machine",
+    "refused": "nothing accepts connections on that port: check {} (host and port) and that the service is up",
+    "timeout": "no answer in time: check {}, firewalls and proxies between here and the host",
+    "tls": "the TLS handshake failed: check {} (https vs http) and the certificate trust store",
+    "network": "check {} and the network route to the host",
+}
+
+_REASON_TEXT = {
+    "dns": "DNS lookup failed",
+    "refused": "connection refused",
+    "timeout": "connection timed out",
+    "tls": "TLS handshake failed",
+    "network": "network error",
+}
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen and len(seen) < 20:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _reason_of(chain: list[BaseException]) -> str | None:
+    import socket
+    import ssl
+
+    for error in chain:
+        if isinstance(error, socket.gaierror):
+            return "dns"
+        if isinstance(error, ssl.SSLError):
+            return "tls"
+        if isinstance(error, ConnectionRefusedError):
+            return "refused"
+    for error in chain:
+        name, text = type(error).__name__, str(error).lower()
+        if "name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
+            return "dns"
+        if "connection refused" in text or "connect call failed" in text:
+            return "refused"
+        if "ssl" in text or "certificate" in text:
+            return "tls"
+        if isinstance(error, TimeoutError) or name in ("ConnectTimeout", "PoolTimeout") or "timed out" in text:
+            return "timeout"
+    for error in chain:
+        if type(error).__name__ in ("ConnectError", "CogniteConnectionRefused") or isinstance(error, ConnectionError):
+            return "network" if type(error).__name__ != "CogniteConnectionRefused" else "refused"
+    return None
+
+
+def _url_of(chain: list[BaseException]) -> str | None:
+    for error in chain:
+        if isinstance(error, UnreachableError):
+            return error.url
+        try:
+            request = getattr(error, "request", None)
+        except RuntimeError:  # httpx raises when an error carries no request
+            request = None
+        url = getattr(request, "url", None)
+        if url is not None:
+            return f"{url.scheme}://{url.netloc.decode() if isinstance(url.netloc, bytes) else url.netloc}"
+    return None
+
+
+def network_failure(error: BaseException) -> tuple[str, str | None] | None:
+    """`(reason, url)` when `error` (or its cause) is a failure to reach a host; None for anything else.
+
+    Reasons are `dns`, `refused`, `timeout`, `tls` and `network`; the URL is the scheme and host of the request
+    that failed, when the error carries it. Understands httpx's `ConnectError`/`ConnectTimeout`, the cognite-sdk's
+    `CogniteConnectionRefused`/`CogniteConnectionError` (through their cause) and the stdlib's socket errors.
+    HTTP answers (any status) are never network failures.
+    """
+    if isinstance(error, UnreachableError):
+        return error.reason, error.url
+    chain = _chain(error)
+    if any(isinstance(e, httpx.HTTPStatusError | PlexAPIError) for e in chain):
+        return None
+    names = {type(e).__name__ for e in chain}
+    transport = names & {
+        "ConnectError",
+        "ConnectTimeout",
+        "CogniteConnectionRefused",
+        "CogniteConnectionError",
+        "ConnectionRefusedError",
+        "gaierror",
+        "SSLError",
+        "SSLCertVerificationError",
+    }
+    if not transport:
+        return None
+    reason = _reason_of(chain)
+    return (reason or "network"), _url_of(chain)
+
+
+class CircuitOpenError(PlexCogniteError):
+    """A call was refused because the circuit breaker `name` is open (or its half-open trials are all taken).
+
+    `classify()` treats it as RETRYABLE with `retry_after = retry_in`, so a retry loop around the breaker waits
+    for the breaker rather than hammering it. Also importable as `plex_cognite.resilience.CircuitOpenError`.
+
+    Attributes:
+        name: The breaker's name (usually the upstream, `"plex"`).
+        retry_in: Seconds until the breaker lets a trial call through (0.0 when trials are in flight now).
+    """
+
+    def __init__(self, name: str, retry_in: float) -> None:
+        self.name = name
+        self.retry_in = max(0.0, retry_in)
+        super().__init__(
+            f"circuit breaker {name!r} is open after repeated upstream failures; "
+            f"calls are refused for {self.retry_in:.1f} s more (then one trial call is let through)"
+        )
+
+    def __reduce__(self) -> tuple[type[CircuitOpenError], tuple[str, float]]:
+        return (type(self), (self.name, self.retry_in))
+
+
 class ErrorCategory(enum.Enum):
     """What a caller should do about an error."""
 
@@ -257,14 +401,12 @@ def classify(exc: BaseException) -> Classification:
     # Imported here so that importing plex_cognite.errors stays cheap.
     from cognite.client import exceptions as cex
 
-    from plex_cognite.resilience.breaker import CircuitOpenError
-
     match exc:
         case RecordValidationError():
             return Classification(ErrorCategory.SKIPPABLE)
         case CircuitOpenError():
             return Classification(ErrorCategory.RETRYABLE, exc.retry_in)
-        case ConfigurationError() | StateError():
+        case ConfigurationError() | StateError() | UnreachableError():
             return Classification(ErrorCategory.FATAL)
         case PlexAPIError():
             if exc.status == 0:
@@ -295,6 +437,44 @@ def classify(exc: BaseException) -> Classification:
 
 
 def one_line(error: BaseException) -> str:
-    """`TypeName: first line of the message`, for reports and CLI output that promise one line per failure."""
+    """One short line for reports and CLI output that promise one line per failure.
+
+    Network failures say what was unreachable and why (`CDF at https://... is unreachable: connection refused;
+    check ...`); a Plex error answer is its status, code, path and what to check, without the server's nesting;
+    anything else is `TypeName: first line of the message`. The full text stays in `str(error)` (the CLI shows it
+    with `--verbose`).
+    """
+    if isinstance(error, PlexAPIError):
+        return _plex_line(error)
+    if isinstance(error, UnreachableError):
+        return str(error)
+    failure = network_failure(error)
+    if failure is not None:
+        reason, url = failure
+        cdf = type(error).__module__.startswith("cognite.")
+        target = ("CDF" if cdf else "the server") + (f" at {url}" if url else "")
+        setting = "cdf.base_url" if cdf else "the base_url setting for that host"
+        return f"{target} is unreachable: {_REASON_TEXT[reason]}; {_NETWORK_HINTS[reason].format(setting)}"
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+_PLEX_CHECKS = {
+    401: "the API key was rejected (expired, or not entitled to this PCN); "
+    "check plex.api_key, plex.pcns and plex.tenant_ids",
+    403: "this app is not allowed this resource for the PCN, or a usage quota was hit",
+    404: "no such resource or id, or the app is not subscribed to this API product",
+}
+
+
+def _plex_line(error: PlexAPIError) -> str:
+    head = f"Plex {error.status}" if error.status else "Plex error"
+    if error.code:
+        head += f" {error.code}"
+    if error.path:
+        head += f" on {error.path}"
+    check = _PLEX_CHECKS.get(error.status)
+    if check is None:
+        # The server's message without our appended hint or nested detail: its first sentence or clause.
+        check = error.message.split(" (", 1)[0].strip() or "no message"
+    return f"{head}: {check}"

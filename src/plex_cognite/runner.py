@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from plex_cognite._report_table import format_report
 from plex_cognite.core.deadletters import DeadLetterStore
 from plex_cognite.core.extractor import BaseExtractor
 from plex_cognite.core.report import StreamReport
@@ -92,19 +93,9 @@ class RunReport:
         """The sum of one counter (`read`, `written`, `requests`, ...) over all streams."""
         return sum(int(getattr(report, name)) for report in self.streams)
 
-    def format_table(self) -> str:
-        """A fixed-width table for terminals and logs."""
-        columns = ("read", "written", "datapoints", "unchanged", "deferred", "dead_lettered", "requests")
-        header = f"{'pcn':<10} {'stream':<18} " + " ".join(f"{c:>13}" for c in columns) + f" {'seconds':>8}  status"
-        lines = [header, "-" * len(header)]
-        for r in self.streams:
-            counts = " ".join(f"{getattr(r, c):>13}" for c in columns)
-            status = "ok" if r.ok else f"FAILED: {r.error}"
-            lines.append(f"{r.pcn:<10} {r.stream:<18} {counts} {r.duration_s:>8.2f}  {status}")
-        totals = " ".join(f"{self.total(c):>13}" for c in columns)
-        lines.append("-" * len(header))
-        lines.append(f"{'total':<10} {'':<18} {totals} {self.duration_s:>8.2f}  {'ok' if self.ok else 'FAILED'}")
-        return "\n".join(lines)
+    def format_table(self, *, legend: bool = False) -> str:
+        """A fixed-width table for terminals and logs (with `legend`, a line per column saying what it counts)."""
+        return format_report(self, legend=legend)
 
     def raise_for_errors(self) -> None:
         """Raise `PlexCogniteError` naming the failed streams, if any failed."""

@@ -162,7 +162,7 @@ class Transform(Protocol[RecordT_contra, ItemT_co]):
     """A pure mapping from one source record to zero or more CDF items.
 
     Plain functions fit: `def job_to_event(job: Job) -> list[EventItem]`. Raise
-    `plex_cognite.errors.ValidationError` for a record that cannot be mapped; it becomes a dead letter.
+    `plex_cognite.errors.RecordValidationError` for a record that cannot be mapped; it becomes a dead letter.
     """
 
     def __call__(self, record: RecordT_contra, /) -> Sequence[ItemT_co]:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from plex_cognite.cli.demo import demo_settings
 from plex_cognite.config import ExtractorSettings, StateSettings
 from plex_cognite.runner import run_extractors
+from plex_cognite.testing.demo import demo_settings
 from plex_cognite.testing.fake_cdf import FakeCDF
 from plex_cognite.testing.fake_plex import FakePlex
 from plex_cognite.testing.plant import PlantSize, SimulatedPlant

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from plex_cognite.cli.demo import demo_settings, verify_cdf
 from plex_cognite.config import ExtractorSettings, SinkKind
 from plex_cognite.runner import RunReport, run_extractors
+from plex_cognite.testing.demo import demo_settings, verify_cdf
 from plex_cognite.testing.fake_cdf import FakeCDF
 from plex_cognite.testing.fake_plex import FakePlex
 from plex_cognite.testing.plant import PlantSize, SimulatedPlant

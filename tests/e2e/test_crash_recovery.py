@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from plex_cognite.cli.demo import verify_cdf
 from plex_cognite.config import SinkKind
+from plex_cognite.testing.demo import verify_cdf
 from plex_cognite.testing.fake_cdf import STATE_FILE, FakeCDF
 from plex_cognite.testing.plant import PlantSize, SimulatedPlant
 

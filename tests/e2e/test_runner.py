@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from plex_cognite.cli.demo import demo_settings
 from plex_cognite.core.extractor import StreamReport
 from plex_cognite.observability.metrics import ExtractorMetrics
 from plex_cognite.runner import run_extractors
 from plex_cognite.testing._faults import Fault
+from plex_cognite.testing.demo import demo_settings
 from plex_cognite.testing.fake_cdf import FakeCDF
 from plex_cognite.testing.fake_plex import FakePlex
 from plex_cognite.testing.plant import SimulatedPlant

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from plex_cognite.cli.demo import demo_settings
 from plex_cognite.errors import ConfigurationError
 from plex_cognite.extractors.registry import load_extractor, registered_streams
 from plex_cognite.runner import run_extractors
 from plex_cognite.testing import FakeCDF, FakePlex, SimulatedPlant
+from plex_cognite.testing.demo import demo_settings
 from tests.e2e.conftest import E2E_SIZE
 
 PLUGIN = """

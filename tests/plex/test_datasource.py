@@ -95,7 +95,7 @@ async def test_wrong_password_is_a_clear_401(fake: FakePlex, sleeps: SleepRecord
 async def test_access_denied_and_unknown_sources_raise_with_their_codes(fake: FakePlex, sleeps: SleepRecorder) -> None:
     async with _client(fake, sleeps) as ds:
         with pytest.raises(PlexAPIError) as denied:
-            await ds.execute(4142, {})
+            await ds.execute(6429, {})
         with pytest.raises(PlexAPIError) as missing:
             await ds.execute(999_999, {})
     assert denied.value.code is not None

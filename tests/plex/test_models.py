@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 from plex_cognite.plex import (
     Building,
     Container,
+    ContainerLocationMove,
     Job,
     JobOperation,
+    Location,
     Part,
     PlexRecord,
     ProductionEntry,
@@ -23,6 +25,7 @@ from plex_cognite.plex import (
 )
 from plex_cognite.plex._stream import RowValidator
 from plex_cognite.testing.plant import SimulatedPlant, dead_letter_reason
+from tests._openapi import declared_fields
 
 PLANT = SimulatedPlant(seed=7, size="small")
 
@@ -94,6 +97,7 @@ def test_bad_rows_are_dead_lettered_with_a_reason_kind(row: dict[str, Any], kind
         ("production", ProductionEntry, list(PLANT.production_entries())),
         ("scrap", ScrapEntry, list(PLANT.scrap_entries())),
         ("workcenter_status", WorkcenterStatusEntry, list(PLANT.workcenter_status_entries())),
+        ("container_moves", ContainerLocationMove, list(PLANT.container_moves())),
     ],
 )
 def test_simulated_plant_rows_are_rejected_exactly_when_the_plant_says_so(
@@ -115,6 +119,7 @@ def test_simulated_plant_rows_are_rejected_exactly_when_the_plant_says_so(
         (Part, list(PLANT.parts())),
         (WorkcenterStatus, PLANT.workcenter_statuses()),
         (Container, list(PLANT.containers())),
+        (Location, PLANT.locations()),
         (JobOperation, PLANT.job_operations(next(iter(PLANT.jobs()))["id"]) or []),
     ],
 )
@@ -144,3 +149,26 @@ def test_models_parse_dates_exactly_like_parse_plex_datetime(moment: datetime, d
     assert entry.transaction_date == parse_plex_datetime(text)
     assert entry.transaction_date.tzinfo is UTC
     assert ProductionEntry.model_validate(entry.model_dump(mode="json", by_alias=True)) == entry
+
+
+def test_model_fields_are_the_openapi_fields_of_their_endpoint() -> None:
+    for model, template in (
+        (Container, "/inventory/v1/inventory-tracking/containers"),
+        (Location, "/inventory/v1/inventory-definitions/locations"),
+        (ContainerLocationMove, "/inventory/v1/inventory-history/container-location-moves"),
+    ):
+        aliases = {field.alias or name for name, field in model.model_fields.items()}
+        assert aliases == set(declared_fields(template)), model.__name__
+
+
+def test_a_move_keeps_negative_deltas_and_a_text_operation_number() -> None:
+    move = ContainerLocationMove.model_validate(
+        {"adjustmentDate": "2025-01-06T10:00:00Z", "serialNo": "S1", "quantity": -4.5, "operationNumber": "0010A"}
+    )
+    assert (move.quantity, move.operation_number) == (-4.5, "0010A")
+    assert (
+        ContainerLocationMove.model_validate(
+            {"adjustmentDate": "2025-01-06T10:00:00Z", "serialNo": "S1", "operationNumber": 10}
+        ).operation_number
+        == 10
+    )

@@ -54,7 +54,7 @@ async def test_every_attempt_spends_one_token_and_passes_the_breaker_once() -> N
 async def test_gives_up_with_circuit_open_error_when_the_breaker_stays_open() -> None:
     clock = ManualClock()
     breaker = CircuitBreaker("plex", failure_threshold=1, reset_timeout_s=600.0, clock=clock)
-    policy = fast_policy(clock, max_attempts=3, max_wait_s=10.0)
+    policy = fast_policy(clock, max_attempts=3, max_delay=10.0)
     handler, seen = scripted_handler([503])
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
 
@@ -64,8 +64,8 @@ async def test_gives_up_with_circuit_open_error_when_the_breaker_stays_open() ->
         with pytest.raises(CircuitOpenError):
             await resilient_call(fetch, breaker=breaker, policy=policy)
     assert len(seen) == 1
-    # A 0.1 s backoff after the 503, then the breaker's retry_in (599.9 s) clamped to max_wait_s.
-    assert clock() == pytest.approx(10.1)
+    # The 0.5 s initial delay after the 503, then the breaker's retry_in (599.5 s) clamped to max_delay.
+    assert clock() == pytest.approx(10.5)
 
 
 async def test_without_a_policy_there_is_one_attempt() -> None:

@@ -24,6 +24,7 @@ def test_exported_names() -> None:
         "RedisTokenBucketRateLimiter",
         "Reject",
         "RetryAfterWait",
+        "RetryHandler",
         "RetryOverrides",
         "RetryPolicy",
         "RetrySleep",
@@ -39,3 +40,18 @@ def test_exported_names() -> None:
     }
     for name in resilience.__all__:
         assert getattr(resilience, name) is not None
+
+
+def test_circuit_open_error_lives_in_errors_without_an_import_cycle() -> None:
+    import ast
+    import pickle
+    from pathlib import Path
+
+    import plex_cognite.errors as errors
+
+    assert resilience.CircuitOpenError is errors.CircuitOpenError
+    tree = ast.parse(Path(errors.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    assert not {name for name in imported if name.startswith("plex_cognite")}, "errors.py must stay a leaf module"
+    again = pickle.loads(pickle.dumps(errors.CircuitOpenError("plex", 3.0)))
+    assert (type(again), again.name, again.retry_in) == (errors.CircuitOpenError, "plex", 3.0)

@@ -400,11 +400,23 @@ def test_statistics_callback_and_cumulative_totals_across_threads() -> None:
 
 
 def test_from_settings_and_replace() -> None:
-    policy = RetryPolicy.from_settings(RetrySettings(max_attempts=3, initial_wait_s=0.2, max_wait_s=5, deadline_s=30))
-    assert (policy.max_attempts, policy.initial_wait_s, policy.max_wait_s, policy.deadline_s) == (3, 0.2, 5.0, 30.0)
+    policy = RetryPolicy.from_settings(RetrySettings(max_attempts=3, initial_delay=0.2, max_delay=5, deadline_s=30))
+    assert (policy.max_attempts, policy.initial_delay, policy.max_delay, policy.deadline_s) == (3, 0.2, 5.0, 30.0)
     other = policy.replace(max_attempts=9, name="cdf-batches")
-    assert (other.max_attempts, other.max_wait_s, other.name) == (9, 5.0, "cdf-batches")
+    assert (other.max_attempts, other.max_delay, other.name) == (9, 5.0, "cdf-batches")
     assert "max_attempts=9" in repr(other)
+
+
+def test_settings_and_overrides_accept_the_older_names_as_aliases() -> None:
+    settings = RetrySettings.model_validate({"initial_wait_s": 0.2, "max_wait_s": 5})
+    assert (settings.initial_delay, settings.max_delay) == (0.2, 5.0)
+    policy = RetryPolicy.from_settings(settings, max_wait_s=7.0)
+    assert (policy.initial_delay, policy.max_delay) == (0.2, 7.0)
+    assert (policy.initial_wait_s, policy.max_wait_s) == (0.2, 7.0)
+    assert policy.replace(initial_wait_s=1.5).initial_delay == 1.5
+    with pytest.raises(ConfigurationError) as raised:
+        policy.replace(initial_delay=1.0, initial_wait_s=2.0)
+    assert raised.value.field == "initial_delay"
 
 
 @pytest.mark.parametrize(
@@ -412,8 +424,11 @@ def test_from_settings_and_replace() -> None:
     [
         ({"max_attempts": 0}, "max_attempts"),
         ({"min_wait_s": 0.0}, "min_wait_s"),
-        ({"initial_wait_s": -1.0}, "initial_wait_s"),
-        ({"max_wait_s": 0.01, "min_wait_s": 0.1}, "max_wait_s"),
+        ({"initial_delay": -1.0}, "initial_delay"),
+        ({"initial_wait_s": -1.0}, "initial_delay"),  # the older alias; the error names the canonical field
+        ({"max_delay": 0.01, "min_wait_s": 0.1}, "max_delay"),
+        ({"max_wait_s": 0.01, "min_wait_s": 0.1}, "max_delay"),
+        ({"initial_delay": 1.0, "initial_wait_s": 2.0}, "initial_delay"),
         ({"deadline_s": 0.0}, "deadline_s"),
     ],
 )
@@ -439,3 +454,21 @@ async def test_decorating_an_async_callable_object_retries_it() -> None:
     fetch = policy(Fetcher())
     assert await fetch() == "ok"
     assert policy.totals.attempts == 2
+
+
+def test_a_small_initial_delay_is_the_first_wait_not_the_default_floor() -> None:
+    clock = ManualClock()
+    policy = fast_policy(clock, initial_delay=0.01, jitter=False)
+    assert policy.min_wait_s == 0.01
+    calls = iter([httpx.ConnectError("refused"), httpx.ConnectError("refused"), None])
+
+    def flaky() -> str:
+        error = next(calls)
+        if error is not None:
+            raise error
+        return "ok"
+
+    assert policy.call(flaky) == "ok"
+    assert clock() == pytest.approx(0.01 + 0.02)
+    assert policy.replace(initial_delay=0.004).min_wait_s == 0.004  # the floor follows, unless set explicitly
+    assert fast_policy(clock, min_wait_s=0.05).replace(initial_delay=0.004).min_wait_s == 0.05

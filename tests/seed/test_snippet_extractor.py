@@ -13,11 +13,11 @@ import asyncio
 from pathlib import Path
 
 from plex_cognite import AssetItem, AsyncBaseExtractor, EventItem
-from plex_cognite.cli.demo import demo_settings
 from plex_cognite.plex.models import Workcenter, WorkcenterStatusEntry
 from plex_cognite.runner import run_extractors
 from plex_cognite.testing import FakeCDF, FakePlex, SimulatedPlant
 from plex_cognite.testing._faults import Fault
+from plex_cognite.testing.demo import demo_settings
 from tests.e2e.conftest import E2E_SIZE
 
 

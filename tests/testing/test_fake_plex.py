@@ -19,6 +19,7 @@ from tests.testing._support import HTTP
 CLEAN = SimulatedPlant(seed=11).with_size(malformed_every=0)
 OTHER = SimulatedPlant(seed=11, pcn="300757")
 HISTORY = "/production/v1/production-history"
+MOVES = "/inventory/v1/inventory-history/container-location-moves"
 WINDOW = {"beginDate": "2025-01-06T00:00:00Z", "endDate": "2025-01-08T00:00:00.0000000Z"}
 
 
@@ -62,6 +63,8 @@ def list_endpoints() -> list[tuple[str, str, dict[str, str]]]:
         (f"{HISTORY}/scrap-entries", f"{HISTORY}/scrap-entries", WINDOW),
         (f"{HISTORY}/workcenter-status-entries", f"{HISTORY}/workcenter-status-entries", WINDOW),
         ("/inventory/v1/inventory-tracking/containers", "/inventory/v1/inventory-tracking/containers", {}),
+        ("/inventory/v1/inventory-definitions/locations", "/inventory/v1/inventory-definitions/locations", {}),
+        (MOVES, MOVES, WINDOW),
     ]
 
 
@@ -283,3 +286,37 @@ def test_constructor_validation() -> None:
         FakePlex([CLEAN, CLEAN])
     with pytest.raises(ValueError, match="at least one"):
         FakePlex([])
+
+
+def test_container_moves_need_a_date_window_like_every_history_endpoint(client: httpx.Client) -> None:
+    missing = client.get(MOVES)
+    bare_date = client.get(MOVES, params={"beginDate": "2025-01-06", "endDate": "2025-01-07T00:00:00Z"})
+    assert (missing.status_code, bare_date.status_code) == (400, 400)
+    assert {e["code"] for e in missing.json()["errors"]} == {"ARGUMENT_REQUIRED"}
+    assert {e["code"] for e in bare_date.json()["errors"]} == {"ARGUMENT_INVALID"}
+
+
+def test_container_moves_window_on_adjustment_date_and_filter(client: httpx.Client) -> None:
+    moves = client.get(MOVES, params=WINDOW).json()
+    assert moves == list(
+        CLEAN.container_moves(parse_plex_datetime(WINDOW["beginDate"]), parse_plex_datetime(WINDOW["endDate"]))
+    )
+    serial = moves[0]["serialNo"]
+    one = client.get(MOVES, params={**WINDOW, "serialNo": serial}).json()
+    assert one
+    assert {move["serialNo"] for move in one} == {serial}
+
+
+def test_locations_and_containers_follow_inventory_mutations(plex: FakePlex, client: httpx.Client) -> None:
+    locations = client.get("/inventory/v1/inventory-definitions/locations").json()
+    assert locations == CLEAN.locations()
+    containers = list(CLEAN.containers())
+    consumed, changed = containers[0]["serialNo"], containers[1]["serialNo"]
+    plex.set_plant(CLEAN.mutate_inventory(consume=[consumed], quantities={changed: 999.0}))
+    try:
+        served = {row["serialNo"]: row for row in client.get("/inventory/v1/inventory-tracking/containers").json()}
+    finally:
+        plex.set_plant(CLEAN)
+    assert consumed not in served
+    assert served[changed]["quantity"] == 999.0
+    assert len(served) == len(containers) - 1

@@ -85,7 +85,7 @@ def test_each_account_sees_its_own_pcn(plex: FakePlex) -> None:
         (1791, {"Part_No": None}, 400, "DATA_SOURCE_INPUT_NOT_NULLABLE"),
         (18764, {"Part_Key": "abc"}, 400, "DATA_SOURCE_INPUT_TYPE_MISMATCH"),
         (PRODUCTION, {**WINDOW, "Start_Date": "2025-01-06"}, 400, "DATA_SOURCE_INPUT_FORMAT_INVALID"),
-        (4142, {}, 403, "DATA_SOURCE_ACCESS_DENIED"),
+        (6429, {}, 403, "DATA_SOURCE_ACCESS_DENIED"),
         (999, {}, 404, "DATA_SOURCE_NOT_FOUND"),
     ],
 )

@@ -15,11 +15,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import structlog
-
 from plex_cognite.cache._codec import decode_value, encode_key, encode_value
 from plex_cognite.cache._stats import CacheStats, StatsCounter
 from plex_cognite.errors import ConfigurationError
+from plex_cognite.observability.logs import get_logger
 from plex_cognite.resilience._redis import OutageBackoff, open_client, redis_exceptions
 from plex_cognite.typing import CacheValue
 
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RedisCache"]
 
-_log = structlog.stdlib.get_logger("plex_cognite.cache.redis")
+_log = get_logger("plex_cognite.cache.redis")
 _T = TypeVar("_T")
 _GLOB_SPECIAL = frozenset(b"*?[]\\")
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -19,11 +21,12 @@ from plex_cognite.cdf._upsert import BatchRetry
 from plex_cognite.cdf.items import DatapointsItem, RawRowItem
 from plex_cognite.core.results import ItemFailure, WriteResult
 
-__all__ = ["DatapointsSink", "RawSink"]
+__all__ = ["DatapointsSink", "RawDeleteResult", "RawSink"]
 
 MAX_DATAPOINTS_PER_REQUEST = 100_000
 MAX_SERIES_PER_REQUEST = 10_000
 MAX_RAW_ROWS_PER_REQUEST = 5_000
+MAX_RAW_KEYS_PER_DELETE = 1_000
 
 _Request = list[tuple[str, list[tuple[int, float]]]]
 
@@ -149,6 +152,21 @@ class DatapointsSink(SinkBase):
         return result
 
 
+@dataclass(slots=True)
+class RawDeleteResult:
+    """What `RawSink.delete` did.
+
+    Attributes:
+        deleted: Keys no longer in the table (deleted now, or not there in the first place).
+        failed: Keys of batches that failed after retries (still there, maybe); delete them again next run.
+        requests: Delete requests sent.
+    """
+
+    deleted: list[str] = field(default_factory=list)
+    failed: list[ItemFailure] = field(default_factory=list)
+    requests: int = 0
+
+
 class RawSink(SinkBase):
     """Insert rows into one CDF RAW table (created on demand), 5,000 rows per request.
 
@@ -195,6 +213,39 @@ class RawSink(SinkBase):
             )
         )
         return self._report(merged(results), started)
+
+    async def delete(self, keys: Sequence[str]) -> RawDeleteResult:
+        """Delete rows by key (`POST .../rows/delete`, 1,000 keys per request, each batch retried).
+
+        Deleting is idempotent: a key that is not in the table, or a table that does not exist, counts as deleted.
+        This method deletes exactly the keys it is given; which keys are safe to delete is the caller's decision
+        (see `plex_cognite.extractors._inventory.raw_keys_to_delete`).
+
+        Args:
+            keys: Row keys (duplicates are sent once).
+
+        Returns:
+            The deleted and the failed keys, and the number of requests.
+
+        Raises:
+            CogniteWriteError: CDF refused the credentials or the access (401/403).
+        """
+        unique = list(dict.fromkeys(keys))
+        results = await asyncio.gather(
+            *(
+                self._guarded(chunk, functools.partial(self._delete_chunk, chunk))
+                for chunk in chunked(unique, MAX_RAW_KEYS_PER_DELETE)
+            )
+        )
+        total = merged(results)
+        return RawDeleteResult(deleted=total.updated, failed=total.failed, requests=total.requests)
+
+    async def _delete_chunk(self, keys: Sequence[str]) -> WriteResult:
+        body = {"items": [{"key": key} for key in keys]}
+        with contextlib.suppress(CogniteNotFoundError):  # no such table (or database): nothing to delete
+            await self.retry.acall(functools.partial(self.api.post_no_answer, f"{self._path}/delete", body))
+        # `updated` carries the deleted keys through the shared chunk plumbing (see `delete`).
+        return WriteResult(updated=list(keys), requests=1)
 
     async def _insert(self, rows: Sequence[RawRowItem]) -> WriteResult:
         body = {"items": [{"key": r.key, "columns": dict(r.columns)} for r in rows]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from cognite.client import AsyncCogniteClient, ClientConfig, CogniteClient
+from cognite.client import AsyncCogniteClient, ClientConfig, CogniteClient, global_config
 from cognite.client.credentials import CredentialProvider, OAuthClientCredentials, Token
 
 from plex_cognite.errors import ConfigurationError
@@ -12,7 +12,7 @@ from plex_cognite.errors import ConfigurationError
 if TYPE_CHECKING:
     from plex_cognite.config import CogniteSettings
 
-__all__ = ["build_async_cognite_client", "build_client_config", "build_cognite_client"]
+__all__ = ["build_async_cognite_client", "build_client_config", "build_cognite_client", "no_calls_home"]
 
 
 def _credentials(settings: CogniteSettings) -> CredentialProvider:
@@ -38,12 +38,25 @@ def _credentials(settings: CogniteSettings) -> CredentialProvider:
     )
 
 
+def no_calls_home() -> None:
+    """Turn off the cognite-sdk's PyPI version check (a call to pypi.org whenever a client config is made).
+
+    The library talks to Plex and CDF only: plant networks block or flag any other outbound call. Every client
+    this library builds calls this first; call it yourself before building your own `ClientConfig` if you want
+    the same.
+    """
+    global_config.disable_pypi_version_check = True
+
+
 def build_client_config(settings: CogniteSettings) -> ClientConfig:
     """The cognite-sdk `ClientConfig` for these settings (base URL, project, credentials, client name, timeout).
+
+    The cognite-sdk's PyPI version check is turned off first (`no_calls_home`).
 
     Raises:
         ConfigurationError: When neither a token nor complete client credentials are configured.
     """
+    no_calls_home()
     return ClientConfig(
         client_name=settings.client_name,
         project=settings.project,
@@ -72,6 +85,7 @@ def async_client_of(client: CogniteClient | AsyncCogniteClient) -> AsyncCogniteC
     getter = getattr(client, "get_async_client", None)
     if callable(getter):  # cognite-sdk >= 8.x exposes the wrapped client
         return cast("AsyncCogniteClient", getter())
+    no_calls_home()
     return AsyncCogniteClient(client.config)
 
 

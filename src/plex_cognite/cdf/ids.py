@@ -1,4 +1,4 @@
-"""The external-id scheme: deterministic CDF external ids from Plex primary keys (DESIGN section 5).
+"""The external-id scheme: deterministic CDF external ids (and RAW row keys) from Plex primary keys.
 
 Every write is an upsert by external id, so the ids must be the same on every run and on every worker. The default
 scheme is `PCN{pcn}_...`; subclass `ExternalIdScheme` (or pass another `prefix`) to change it::
@@ -64,9 +64,41 @@ class ExternalIdScheme:
         """The scrap-quantity time series of a workcenter: `PCN{pcn}_WC_{workcenterId}_SCRAP_QTY`."""
         return f"{self.workcenter(pcn, workcenter_id)}_SCRAP_QTY"
 
+    def location(self, pcn: Pcn, location_id: str) -> ExternalId:
+        """An inventory location asset: `PCN{pcn}_LOC_{locationId}`."""
+        return f"{self._base(pcn)}_LOC_{location_id}"
+
+    def on_hand_series(self, pcn: Pcn, part_id: str) -> ExternalId:
+        """The on-hand quantity time series of a part: `PCN{pcn}_PART_{partId}_ON_HAND_QTY`."""
+        return f"{self.part(pcn, part_id)}_ON_HAND_QTY"
+
+    def container_move(self, pcn: Pcn, serial_no: str, adjustment_date_ms: int) -> ExternalId:
+        """A container location move event: `PCN{pcn}_MOVE_{serialNo}_{adjustmentDate epoch ms}`."""
+        return f"{self._base(pcn)}_MOVE_{serial_no}_{adjustment_date_ms}"
+
+    def raw_row_prefix(self, pcn: Pcn) -> str:
+        """The prefix of every RAW row key this scheme gives a PCN: `PCN{pcn}_` (rows a PCN's extractor owns)."""
+        return f"{self._base(pcn)}_"
+
+    def raw_row(self, pcn: Pcn, *values: object) -> str:
+        """A RAW row key: `PCN{pcn}_{values joined by _}`.
+
+        A container's values are its `serialNo`; a data-source row's, its key column values (`None` as "").
+
+        Raises:
+            ValueError: No values are given.
+        """
+        if not values:
+            raise ValueError("a RAW row key needs at least one value")
+        return self.raw_row_prefix(pcn) + "_".join("" if value is None else str(value) for value in values)
+
+    def container_row(self, pcn: Pcn, serial_no: str) -> str:
+        """The RAW row key of an active container: `PCN{pcn}_{serialNo}`."""
+        return self.raw_row(pcn, serial_no)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(prefix={self.prefix!r})"
 
 
-#: The scheme of DESIGN section 5.
+#: The default scheme (`PCN{pcn}_...`, see `docs/mapping.md` and `docs/inventory.md`).
 DEFAULT_ID_SCHEME = ExternalIdScheme()

@@ -26,7 +26,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from cognite.client import AsyncCogniteClient, CogniteClient
 
 from plex_cognite.cdf._batching import chunked
-from plex_cognite.cdf._data_sinks import DatapointsSink, RawSink
+from plex_cognite.cdf._data_sinks import DatapointsSink, RawDeleteResult, RawSink
 from plex_cognite.cdf._sink_base import SinkBase, SinkMetrics, merged
 from plex_cognite.cdf._upsert import BatchRetry, ResourceSpec, upsert_chunk
 from plex_cognite.cdf.items import AssetItem, EventItem, TimeSeriesItem
@@ -35,7 +35,15 @@ from plex_cognite.cdf.resolver import AssetIDResolver, get_resolver
 from plex_cognite.core.results import ItemFailure, WriteResult
 from plex_cognite.typing import AssetId, ExternalId
 
-__all__ = ["AssetSink", "DatapointsSink", "EventSink", "RawSink", "SinkMetrics", "TimeSeriesSink"]
+__all__ = [
+    "AssetSink",
+    "DatapointsSink",
+    "EventSink",
+    "RawDeleteResult",
+    "RawSink",
+    "SinkMetrics",
+    "TimeSeriesSink",
+]
 
 ASSET_SPEC = ResourceSpec(
     "assets",

@@ -13,117 +13,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from plex_cognite.config import ExtractorSettings, SinkKind
     from plex_cognite.testing.fake_cdf import FakeCDF
-    from plex_cognite.testing.plant import SimulatedPlant
 
-__all__ = ["demo_settings", "run_demo", "verify_cdf"]
-
-
-def demo_settings(
-    plex_url: str,
-    cdf: FakeCDF,
-    plant: SimulatedPlant,
-    workdir: Path,
-    *,
-    api_key: str = "test-key",
-    sink: SinkKind = "classic",
-    **extraction: Any,
-) -> ExtractorSettings:
-    """Settings that point at the fakes, with state and dead letters under `workdir`.
-
-    Args:
-        plex_url: FakePlex base URL.
-        cdf: The running FakeCDF.
-        plant: The plant FakePlex serves (its history range becomes the extraction range).
-        workdir: Directory for the state file and the dead-letter file.
-        api_key: The key FakePlex accepts.
-        sink: `cdf.sink`: classic resources, Core Data Model nodes (instance space `plex`), or both.
-        **extraction: Overrides for the `extraction` section.
-    """
-    from plex_cognite.config import ExtractorSettings
-
-    return ExtractorSettings.model_validate(
-        {
-            "plex": {
-                "base_url": plex_url,
-                "api_key": api_key,
-                "pcns": [plant.pcn],
-                "rate_limit_per_minute": 10_000,
-                "http2": False,
-                "retry": {"initial_wait_s": 0.05, "max_wait_s": 0.5},
-            },
-            "cdf": {"base_url": cdf.base_url, "project": cdf.project, "token": cdf.token, "sink": sink},
-            "extraction": {
-                "start": plant.start,
-                "end": plant.end,
-                "window": "1d",
-                **extraction,
-            },
-            "state": {"backend": "local", "path": workdir / "state.json"},
-            "dead_letters": {"backend": "local", "path": workdir / "dead-letters.jsonl"},
-        }
-    )
-
-
-def verify_cdf(cdf: FakeCDF, plant: SimulatedPlant, settings: ExtractorSettings) -> list[str]:
-    """Compare the fake CDF with the plant's expected content; return one line per problem (empty: all good).
-
-    What is compared follows `cdf.sink`. Classic resources: every asset, event, time series and datapoint, and every
-    event of the plant's PCN links at least one asset and only existing ones; with `datamodeling` alone, no classic
-    resource of the PCN may exist. Nodes (`datamodeling`, `both`): the node graph in the instance space, its
-    relations, empty relation targets and datapoints by instance id, read through the cognite-sdk.
-    """
-    extraction = settings.extraction
-    problems = (
-        _verify_classic(cdf, plant, settings) if settings.cdf.writes_classic else _no_classic(cdf, plant, settings)
-    )
-    if settings.cdf.writes_nodes:
-        expected = plant.expected_nodes(extraction.start, extraction.end, streams=list(extraction.streams))
-        space = settings.cdf.datamodeling.instance_space
-        problems += [f"node graph: {line}" for line in expected.mismatches_in(cdf.cognite_client(), space)]
-    return problems
-
-
-def _verify_classic(cdf: FakeCDF, plant: SimulatedPlant, settings: ExtractorSettings) -> list[str]:
-    extraction = settings.extraction
-    expected = plant.expected_cdf(
-        extraction.start,
-        extraction.end,
-        streams=list(extraction.streams),
-        on_missing_asset="skip_link" if extraction.on_missing_asset == "skip_link" else "defer",
-    )
-    # Series of Core Data Model nodes have an instance id and no external id.
-    series = [row["externalId"] for row in cdf.timeseries if row.get("externalId") is not None]
-    problems = expected.mismatches(cdf.assets, cdf.events, cdf.timeseries, {xid: cdf.datapoints(xid) for xid in series})
-    asset_ids = {row["id"] for row in cdf.assets}
-    prefix = _prefix(plant, settings)
-    for event in cdf.events:
-        if not str(event.get("externalId", "")).startswith(prefix):
-            continue
-        links = event.get("assetIds") or []
-        if not links:
-            problems.append(f"event {event['externalId']} is not linked to any asset")
-        elif not set(links) <= asset_ids:
-            problems.append(f"event {event['externalId']} links assets that do not exist: {links}")
-    return problems
-
-
-def _no_classic(cdf: FakeCDF, plant: SimulatedPlant, settings: ExtractorSettings) -> list[str]:
-    prefix = _prefix(plant, settings)
-    return [
-        f"classic {kind} {row['externalId']} written although cdf.sink is {settings.cdf.sink}"
-        for kind, rows in (("asset", cdf.assets), ("event", cdf.events), ("time series", cdf.timeseries))
-        for row in rows
-        if str(row.get("externalId") or "").startswith(prefix)
-    ]
-
-
-def _prefix(plant: SimulatedPlant, settings: ExtractorSettings) -> str:
-    return f"{settings.extraction.external_id_prefix}{plant.pcn}_"
+__all__ = ["run_demo"]
 
 
 def run_demo(
@@ -146,8 +42,10 @@ def run_demo(
     Returns:
         0 when the extraction succeeded and CDF matches the plant, 1 otherwise.
     """
-    from plex_cognite.cli.main import ProgressPrinter
+    from plex_cognite._report_table import format_report
+    from plex_cognite.cli._progress import ProgressPrinter
     from plex_cognite.runner import run_extractors_sync
+    from plex_cognite.testing.demo import demo_settings, verify_cdf
     from plex_cognite.testing.fake_cdf import FakeCDF
     from plex_cognite.testing.fake_plex import FakePlex
     from plex_cognite.testing.plant import PlantSize, SimulatedPlant
@@ -160,7 +58,7 @@ def run_demo(
         print(f"plant: {plant!r}", file=out)
         print(f"fake Plex at {plex.base_url}, fake CDF at {cdf.base_url} (project {cdf.project})", file=out)
         report = run_extractors_sync(settings, on_progress=ProgressPrinter(out))
-        print(report.format_table(), file=out)
+        print(format_report(report), file=out)
         problems = verify_cdf(cdf, plant, settings)
         _print_content(cdf, settings, out)
         dead = Path(tmp) / "dead-letters.jsonl"

@@ -1,8 +1,9 @@
 """The `plex-cognite` command: `run`, `check` and `demo`.
 
-Exit codes: 0 success; 2 configuration error (one line naming the field); 1 run failure (one line with the cause;
-the full traceback only with `--verbose`). Nothing secret is ever printed: reports hold counts, and errors are built
-from status codes and server messages only.
+Exit codes: 0 success; 2 configuration error (one line per problem, naming the field); 1 run failure (one line per
+failed stream; the full traceback only with `--verbose`). Nothing secret is ever printed: reports hold counts, and
+errors are built from status codes and server messages only. The command talks to the configured Plex and CDF only:
+the cognite-sdk's PyPI version check is turned off at start.
 """
 
 from __future__ import annotations
@@ -12,20 +13,20 @@ import asyncio
 import signal
 import sys
 import threading
-import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
+from plex_cognite._report_table import format_report
+from plex_cognite.cli._progress import ProgressPrinter, progress_display
 from plex_cognite.errors import ConfigurationError, one_line
 
 if TYPE_CHECKING:
     from plex_cognite.config import ExtractorSettings
-    from plex_cognite.core.extractor import StreamReport
 
-__all__ = ["main"]
+__all__ = ["ProgressPrinter", "main"]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -73,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit code (0 ok, 1 run failure, 2 configuration error).
     """
+    from plex_cognite.cdf.client import no_calls_home
+
+    no_calls_home()
     args = _parser().parse_args(argv)
     verbose = bool(getattr(args, "verbose", False))
     try:
@@ -82,10 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_check(args.config, verbose=verbose)
         from plex_cognite.cli.demo import run_demo
 
-        _configure_logging("DEBUG" if verbose else "ERROR")
+        _configure_logging("DEBUG" if verbose else "ERROR", verbose=verbose)
         return run_demo(size=args.size, seed=args.seed, pcn=args.pcn, sink=args.sink, out=sys.stdout)
     except ConfigurationError as error:
-        print(f"plex-cognite: configuration error: {_config_line(error)}", file=sys.stderr)
+        for line in _config_lines(error):
+            print(f"plex-cognite: configuration error: {line}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         print("plex-cognite: interrupted", file=sys.stderr)
@@ -97,18 +102,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
 
 
-def _config_line(error: ConfigurationError) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    text = "; ".join(lines) if lines else type(error).__name__
-    if error.field and error.field not in text:
-        text = f"{error.field}: {text}"
-    return text
+def _config_lines(error: ConfigurationError) -> list[str]:
+    """One line per problem (the loader lists several problems one per line)."""
+    lines = [line.strip().removeprefix("- ").strip() for line in str(error).splitlines() if line.strip()]
+    lines = lines or [type(error).__name__]
+    if error.field and not any(error.field in line for line in lines):
+        lines = [f"{error.field}: {line}" for line in lines]
+    return lines
 
 
-def _configure_logging(level: str, json: bool | None = None) -> None:
+def _configure_logging(level: str, json: bool | None = None, *, verbose: bool = False) -> None:
     from plex_cognite.observability.logs import configure_logging
 
-    configure_logging(level, json=json)
+    # The HTTP libraries (the cognite-sdk's httpx2 among them) log every request at INFO: DEBUG only with --verbose.
+    configure_logging(level, json=json, library_level="DEBUG" if verbose else "WARNING")
 
 
 def _load(config: Path) -> ExtractorSettings:
@@ -117,40 +124,12 @@ def _load(config: Path) -> ExtractorSettings:
     return load_settings(config)
 
 
-class ProgressPrinter:
-    """Prints per-stream counters to a stream at most every `interval_s` seconds (after a quiet first interval).
-
-    Args:
-        out: Where to print (stderr by default).
-        interval_s: Minimum seconds between lines.
-    """
-
-    def __init__(self, out: TextIO | None = None, interval_s: float = 5.0) -> None:
-        self.out = out if out is not None else sys.stderr
-        self.interval_s = interval_s
-        self._last = time.monotonic()
-        self._latest: dict[tuple[str, str], StreamReport] = {}
-
-    def __call__(self, report: StreamReport) -> None:
-        """Record a stream's latest counters; print them all when the interval has passed."""
-        self._latest[(report.pcn, report.stream)] = report
-        now = time.monotonic()
-        if now - self._last < self.interval_s:
-            return
-        self._last = now
-        parts = [
-            f"{r.stream}[{r.pcn}] read={r.read} written={r.written} unchanged={r.unchanged}"
-            for r in self._latest.values()
-        ]
-        print("progress: " + "; ".join(parts), file=self.out, flush=True)
-
-
 def _cmd_run(config: Path, *, once: bool, verbose: bool) -> int:
     from plex_cognite.runner import run_extractors
 
     settings = _load(config)
-    _configure_logging("DEBUG" if verbose else settings.logging.level, settings.logging.json)
-    progress = ProgressPrinter()
+    _configure_logging("DEBUG" if verbose else settings.logging.level, settings.logging.json, verbose=verbose)
+    asyncio.run(_reach_upstreams(settings))
     stop = threading.Event()
     if not once:
         _stop_on_sigterm(stop.set)
@@ -164,10 +143,14 @@ def _cmd_run(config: Path, *, once: bool, verbose: bool) -> int:
         print(f"metrics and health at {server.url}", file=sys.stderr)
     try:
         while True:
-            report = asyncio.run(run_extractors(settings, on_progress=progress, metrics=metrics))
-            print(report.format_table(), flush=True)
+            with progress_display(sys.stderr) as progress:
+                report = asyncio.run(run_extractors(settings, on_progress=progress, metrics=metrics))
+            print(format_report(report), flush=True)
             if not report.ok:
-                print(f"plex-cognite: run failed: {' | '.join(report.errors)}", file=sys.stderr)
+                # One line per failed stream; streams skipped because of it are in the table, not repeated here.
+                for line in report.errors:
+                    if ": skipped: " not in line:
+                        print(f"plex-cognite: run failed: {line}", file=sys.stderr)
                 if once:
                     return EXIT_FAILURE
             if once:
@@ -177,6 +160,23 @@ def _cmd_run(config: Path, *, once: bool, verbose: bool) -> int:
     finally:
         if server is not None:
             server.stop()
+
+
+async def _reach_upstreams(settings: ExtractorSettings) -> None:
+    """Fail fast, with what to check, when Plex or CDF cannot be reached (refusals retried within the budgets)."""
+    from plex_cognite.cli._reach import reach
+
+    await reach(
+        settings.plex.base_url, service="Plex", setting="plex.base_url", budget_s=settings.plex.connect_budget_s
+    )
+    if settings.plex.datasource is not None:
+        await reach(
+            settings.plex.datasource.base_url,
+            service="Plex Data Source",
+            setting="plex.datasource.base_url",
+            budget_s=settings.plex.connect_budget_s,
+        )
+    await reach(settings.cdf.base_url, service="CDF", setting="cdf.base_url", budget_s=settings.cdf.connect_budget_s)
 
 
 def _stop_on_sigterm(stop: Callable[[], None]) -> None:
@@ -189,46 +189,32 @@ def _stop_on_sigterm(stop: Callable[[], None]) -> None:
 
 
 def _cmd_check(config: Path, *, verbose: bool) -> int:
+    from plex_cognite.cli._check import CheckResult, run_checks
+    from plex_cognite.cli._plan import plan_first_run
+
     settings = _load(config)
-    _configure_logging("DEBUG" if verbose else "WARNING")
-    print(
-        f"config {config}: ok (PCNs {', '.join(settings.plex.pcns)}; streams {', '.join(settings.extraction.streams)})"
-    )
-    problems = asyncio.run(_check_apis(settings))
-    for line in problems:
+    _configure_logging("DEBUG" if verbose else "WARNING", verbose=verbose)
+    pcns, streams = ", ".join(settings.plex.pcns), ", ".join(settings.extraction.streams)
+    print(f"ok   config {config}: valid (PCNs {pcns}; streams {streams})", flush=True)
+
+    def emit(result: CheckResult) -> None:
+        print(result.render(), file=sys.stdout if result.ok else sys.stderr, flush=True)
+
+    ok = asyncio.run(run_checks(settings, emit))
+    for line in plan_first_run(settings).lines(_duration_text(settings.extraction.window.total_seconds())):
         print(line)
-    return EXIT_FAILURE if any(line.startswith("FAIL") for line in problems) else EXIT_OK
+    if not ok:
+        print("plex-cognite: check failed: run would not start; fix the FAIL lines above", file=sys.stderr)
+        return EXIT_FAILURE
+    print("check: every precondition of run holds")
+    return EXIT_OK
 
 
-async def _check_apis(settings: ExtractorSettings) -> list[str]:
-    from plex_cognite.cdf.client import build_async_cognite_client
-    from plex_cognite.plex.client import AsyncPlexClient
-    from plex_cognite.runner import build_state_store
-
-    lines: list[str] = []
-    async with AsyncPlexClient(settings.plex) as plex:
-        for pcn in settings.plex.pcns:
-            try:
-                count = 0
-                async for buildings in plex.iter_buildings(pcn):
-                    count += len(buildings)
-                lines.append(f"ok   Plex {settings.plex.base_url} PCN {pcn}: {count} building(s)")
-            except Exception as error:
-                lines.append(f"FAIL Plex {settings.plex.base_url} PCN {pcn}: {one_line(error)}")
-    cdf = build_async_cognite_client(settings.cdf)
-    try:
-        await cdf.assets.list(limit=1)
-        lines.append(f"ok   CDF {settings.cdf.base_url} project {settings.cdf.project}: assets readable")
-    except Exception as error:
-        lines.append(f"FAIL CDF {settings.cdf.base_url} project {settings.cdf.project}: {one_line(error)}")
-    try:
-        store = build_state_store(settings, cdf)
-        await store.load(settings.plex.pcns[0], "master_data")
-        await store.close()
-        lines.append(f"ok   state store ({settings.state.backend}) readable")
-    except Exception as error:
-        lines.append(f"FAIL state store ({settings.state.backend}): {one_line(error)}")
-    return lines
+def _duration_text(seconds: float) -> str:
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g} s"
 
 
 if __name__ == "__main__":  # pragma: no cover

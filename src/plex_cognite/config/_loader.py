@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import re
 import types
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar, Union, get_args, get_origin
@@ -20,7 +21,7 @@ from pydantic_settings.exceptions import SettingsError
 
 from plex_cognite.errors import ConfigurationError
 
-__all__ = ["YamlSource", "format_validation_error", "load", "substitute_env"]
+__all__ = ["YamlSource", "format_validation_error", "load", "loading", "loading_in_progress", "substitute_env"]
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
@@ -278,14 +279,22 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def load(
-    settings_cls: type[SettingsT],
-    path: str | Path | None,
-    *,
-    env_file: str | Path | None,
-    overrides: Mapping[str, Any],
-) -> SettingsT:
-    """Read, substitute, merge and validate settings (see `plex_cognite.config.load_settings`)."""
+def loading_in_progress() -> bool:
+    """True inside `loading()`: the YAML source is set up and errors are being translated."""
+    return _YAML_DATA.get() is not None
+
+
+@contextlib.contextmanager
+def loading(
+    settings_cls: type[pydantic.BaseModel], path: str | Path | None, *, env_file: str | Path | None
+) -> Iterator[Path | None]:
+    """Prepare every settings source for one validation, and turn its errors into `ConfigurationError`s.
+
+    Reads `.env` (if `env_file` exists), finds the YAML file (`path`, else `PLEX_COGNITE_CONFIG`), substitutes
+    `${VAR}` in it and hands it to `YamlSource`. The body validates the settings (`settings_cls(...)` with
+    `_env_file=` the yielded `.env` path); a pydantic or pydantic-settings error raised there leaves as a
+    `ConfigurationError` naming the setting's path.
+    """
     dotenv_path = Path(env_file) if env_file is not None and Path(env_file).is_file() else None
     dotenv: dict[str, str | None] = dict(dotenv_values(dotenv_path)) if dotenv_path is not None else {}
     lookup: dict[str, str | None] = {**dotenv, **os.environ}
@@ -303,10 +312,22 @@ def load(
 
     token = _YAML_DATA.set(data)
     try:
-        return settings_cls(_env_file=dotenv_path, **overrides)
+        yield dotenv_path
     except pydantic.ValidationError as exc:
         raise format_validation_error(settings_cls, exc, source=source, env=lookup) from None
     except SettingsError as exc:
         raise ConfigurationError(f"{source}: {exc}; environment values for lists and sections must be JSON") from None
     finally:
         _YAML_DATA.reset(token)
+
+
+def load(
+    settings_cls: type[SettingsT],
+    path: str | Path | None,
+    *,
+    env_file: str | Path | None,
+    overrides: Mapping[str, Any],
+) -> SettingsT:
+    """Read, substitute, merge and validate settings (see `plex_cognite.config.load_settings`)."""
+    with loading(settings_cls, path, env_file=env_file) as dotenv_path:
+        return settings_cls(_env_file=dotenv_path, **overrides)

@@ -39,6 +39,15 @@ from pydantic import (
 from pydantic import model_validator as _model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from plex_cognite.config._datasources import (
+    DataSourceAccount,
+    DataSourceSettings,
+    DataSourceStream,
+    DataSourceWindow,
+    check_accounts,
+    check_unique_names,
+)
+from plex_cognite.config._loader import YamlSource, load, loading, loading_in_progress
 from plex_cognite.config._types import (
     HttpUrlStr,
     NonNegativeDuration,
@@ -58,7 +67,10 @@ __all__ = [
     "CacheSettings",
     "CogniteSettings",
     "DataModelingSettings",
+    "DataSourceAccount",
     "DataSourceSettings",
+    "DataSourceStream",
+    "DataSourceWindow",
     "DeadLetterSettings",
     "ExtractionSettings",
     "ExtractorSettings",
@@ -115,9 +127,29 @@ class RetrySettings(_Section):
     """Retry policy for Plex calls (CDF calls are retried by the cognite-sdk itself)."""
 
     max_attempts: int = Field(6, ge=1, le=100, description="Attempts per call, the first one included.")
-    initial_wait_s: float = Field(0.5, ge=0, description="First backoff wait in seconds.")
-    max_wait_s: float = Field(60.0, gt=0, description="Largest single wait in seconds.")
+    initial_delay: float = Field(
+        0.5,
+        ge=0,
+        validation_alias=AliasChoices("initial_delay", "initial_wait_s"),
+        description="First wait in seconds (jitter only adds to it); later waits double. Alias: initial_wait_s.",
+    )
+    max_delay: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=AliasChoices("max_delay", "max_wait_s"),
+        description="Largest single wait in seconds. Alias: max_wait_s.",
+    )
     deadline_s: float = Field(900.0, gt=0, description="Give up on a call after this many seconds in total.")
+
+    @property
+    def initial_wait_s(self) -> float:
+        """Alias of `initial_delay`."""
+        return self.initial_delay
+
+    @property
+    def max_wait_s(self) -> float:
+        """Alias of `max_delay`."""
+        return self.max_delay
 
 
 class BreakerSettings(_Section):
@@ -127,15 +159,6 @@ class BreakerSettings(_Section):
     reset_timeout_s: float = Field(30.0, gt=0, description="Seconds an open breaker waits before a trial call.")
     half_open_max_calls: int = Field(1, ge=1, description="Trial calls allowed while half open.")
     success_threshold: int = Field(1, ge=1, description="Successful trial calls that close the breaker.")
-
-
-class DataSourceSettings(_Section):
-    """Plex Data Source API (HTTP Basic auth), optional."""
-
-    base_url: HttpUrlStr = "https://cloud.plex.com"
-    username: SecretStr
-    password: SecretStr
-    row_limit_default: int = Field(1000, ge=1, description="Row limit sent when a query sets none.")
 
 
 class PlexSettings(_Section):
@@ -158,6 +181,9 @@ class PlexSettings(_Section):
     rate_limit_burst: int | None = Field(None, ge=1, description="Token bucket size; None: the limiter default.")
     timeout_s: float = Field(120.0, gt=0, description="Read timeout per request in seconds.")
     connect_timeout_s: float = Field(10.0, gt=0)
+    connect_budget_s: float = Field(
+        10.0, ge=0, description="Seconds `run` and `check` keep retrying a refused connection before failing."
+    )
     max_concurrency: int = Field(4, ge=1, le=256, description="Concurrent Plex requests.")
     http2: bool = True
     retry: RetrySettings = Field(default_factory=RetrySettings)
@@ -187,6 +213,12 @@ class PlexSettings(_Section):
         unknown = sorted(set(self.tenant_ids) - set(self.pcns))
         if unknown:
             raise ValueError(f"tenant_ids has PCNs that are not in pcns: {', '.join(unknown)}; add them to pcns")
+        if self.datasource is not None:
+            strangers = sorted(set(self.datasource.credentials) - set(self.pcns))
+            if strangers:
+                raise ValueError(
+                    f"datasource.credentials has PCNs that are not in pcns: {', '.join(strangers)}; add them to pcns"
+                )
         return self
 
 
@@ -225,7 +257,11 @@ class CogniteSettings(_Section):
     scopes: StrList = Field(default_factory=list)
     client_name: str = "plex-cognite"
     timeout_s: float = Field(60.0, gt=0)
+    connect_budget_s: float = Field(
+        10.0, ge=0, description="Seconds `run` and `check` keep retrying a refused connection before failing."
+    )
     data_set_external_id: str | None = None
+    extraction_pipeline_external_id: str | None = None
     data_set_id: int | None = None
     write_concurrency: int = Field(4, ge=1, le=64)
     raw_database: str = Field("plex", min_length=1, description="RAW database for RAW rows extractors write.")
@@ -290,6 +326,14 @@ class ExtractionSettings(_Section):
     sink_concurrency: int = Field(4, ge=1, le=64)
     strict: bool = Field(False, description="Raise on a bad record instead of dead-lettering it.")
     external_id_prefix: str = "PCN"
+    datasources: list[DataSourceStream] = Field(
+        default_factory=list, description="Plex Data Sources to extract into RAW, each as stream `datasource:<name>`."
+    )
+
+    @field_validator("datasources")
+    @classmethod
+    def _unique_datasource_names(cls, streams: list[DataSourceStream]) -> list[DataSourceStream]:
+        return check_unique_names(streams)
 
     @field_validator("streams")
     @classmethod
@@ -403,8 +447,20 @@ class LoggingSettings(_Section):
 class ExtractorSettings(BaseSettings):
     """All settings of an extractor run.
 
-    Build it with `load_settings`; `ExtractorSettings.model_validate(mapping)` validates a plain mapping with no
-    environment lookups.
+    `ExtractorSettings()` loads them exactly as `load_settings()` does with no path: environment variables
+    (`PLEX_COGNITE_PLEX__API_KEY`), `.env` in the working directory, and the YAML file named by
+    `PLEX_COGNITE_CONFIG` when that is set (with `${VAR}` substitution). Keyword arguments (and the mapping given to
+    `ExtractorSettings.model_validate`) take precedence over all of them, section by section. An invalid or
+    missing setting raises `ConfigurationError` naming its path, never a raw pydantic error.
+
+    ```python
+    from plex_cognite import ExtractorSettings
+
+    settings = ExtractorSettings()          # PLEX_COGNITE_* variables, .env, $PLEX_COGNITE_CONFIG
+    ```
+
+    Raises:
+        ConfigurationError: A setting is missing or invalid, the YAML file is unreadable, or a `${VAR}` is unset.
     """
 
     model_config = SettingsConfigDict(
@@ -427,6 +483,19 @@ class ExtractorSettings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
+    def __init__(self, **values: Any) -> None:
+        if loading_in_progress():  # called by the loader itself: the sources are ready
+            super().__init__(**values)
+            return
+        env_file = values.pop("_env_file", ".env")
+        with loading(type(self), None, env_file=env_file) as dotenv_path:
+            super().__init__(_env_file=dotenv_path, **values)
+
+    @_model_validator(mode="after")
+    def _every_pcn_can_read_its_datasources(self) -> ExtractorSettings:
+        check_accounts(self.plex.datasource, self.plex.pcns, self.extraction.datasources)
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -437,8 +506,6 @@ class ExtractorSettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Order the sources: overrides, environment, `.env`, then the YAML file being loaded (if any)."""
-        from plex_cognite.config._loader import YamlSource
-
         return (init_settings, env_settings, dotenv_settings, YamlSource(settings_cls))
 
 
@@ -462,6 +529,4 @@ def load_settings(
         ConfigurationError: The file is missing or malformed, a `${VAR}` is unset, or a setting is invalid. The
             message names the YAML path of each problem (one per line) and the fix.
     """
-    from plex_cognite.config._loader import load
-
     return load(ExtractorSettings, path, env_file=env_file, overrides=overrides)

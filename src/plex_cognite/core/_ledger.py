@@ -182,7 +182,12 @@ class StreamLedger:
             await self.commit()
 
     async def commit(self) -> None:
-        """Commit the state now and report progress."""
+        """Store the buffered dead letters, then commit the state, and report progress.
+
+        Dead letters go first: a window is committed only once the letters of its rejected records are stored
+        (`DeadLetterStoreError` otherwise, and the state is not committed).
+        """
+        await self.context.dead_letters.flush()
         await self.context.state_store.commit(self.context.pcn, self.stream, self.state)
         self._last_commit = time.monotonic()
         if self.context.on_progress is not None:

@@ -286,7 +286,8 @@ class BaseExtractor(ABC):
         return (self.stream,)
 
     def _dead_count(self) -> int:
-        return sum(self.context.dead_letters.count(self.pcn, name) for name in self.dead_letter_streams())
+        letters = self.context.dead_letters
+        return sum(letters.count_new(self.pcn, name) for name in self.dead_letter_streams())
 
     def _reject_item(self, payload: JSONValue, reason: str) -> None:
         self.dead_letter(payload, reason, error="ItemRejected")

@@ -1,10 +1,25 @@
 """Structured logging: structlog over the standard library, with context binding and secret redaction.
 
-Nothing is configured on import. Library code only calls `get_logger(__name__)`; its events go to the standard
-`logging` module, so an application that never calls `configure_logging` sees them through its own handlers (the
-message reads `event key=value ...`). `configure_logging()` installs one root handler that renders every record,
-ours and those of the cognite-sdk, httpx and any other library, the same way: JSON lines when the stream is not a
-terminal, readable console lines when it is.
+Nothing is configured on import. Every module of the library, and any user code, logs through
+`get_logger(__name__)`, which works with no setup at all::
+
+    from plex_cognite import get_logger
+
+    get_logger(__name__).info("extraction_started", pcn="340884", api_key=settings.plex.api_key)
+    # 2025-01-01T12:00:00.000000Z [info     ] extraction_started  [__main__] api_key=********** pcn=340884
+
+Where an event goes depends on the host application:
+
+- **Logging not configured** (no handler on the logger or any ancestor, root included): one console line per
+  event on `sys.stderr`, INFO and above (or the level set on a `plex_cognite...` logger), like structlog's own
+  default.
+- **Logging configured** (`logging.basicConfig`, `dictConfig`, a framework's setup, or `configure_logging`): the
+  event goes to the standard `logging` logger of that name, so the application's handlers, formats and levels
+  apply (a plain formatter shows `event key=value ...`).
+
+`configure_logging()` installs one root handler that renders every record, ours and those of the cognite-sdk,
+httpx and any other library, the same way: JSON lines when the stream is not a terminal, readable console lines
+when it is.
 
 ```python
 from plex_cognite.observability.logs import bind_context, configure_logging, get_logger, new_run_id
@@ -15,8 +30,9 @@ with bind_context(run_id=new_run_id(), pcn="340884"):
     log.info("window done", stream="production", rows=1200)  # carries run_id and pcn
 ```
 
-Every event passes `redact_secrets`: values under keys that look like credentials (`api_key`, `secret`,
-`password`, `token`, `authorization`, ...) and every `SecretStr` are masked, in nested dicts and lists too.
+Every event passes `redact_secrets`, configured or not: values under keys that look like credentials (`api_key`,
+`secret`, `password`, `token`, `authorization`, ...) and every `SecretStr` are masked, in nested dicts and lists
+too.
 """
 
 from __future__ import annotations
@@ -24,6 +40,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
@@ -62,7 +79,7 @@ _INLINE_SECRET = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{4,}")
 _MAX_DEPTH = 20
 _LEVELS = {"CRITICAL": 50, "ERROR": 40, "WARNING": 30, "WARN": 30, "INFO": 20, "DEBUG": 10, "NOTSET": 0}
 #: Libraries whose INFO logs (one line per HTTP request) drown an extractor's own.
-CHATTY_LIBRARIES = ("httpx", "httpcore", "hpack", "h2", "urllib3", "cognite.client")
+CHATTY_LIBRARIES = ("httpx", "httpx2", "httpcore", "httpcore2", "hpack", "h2", "urllib3", "cognite.client")
 
 
 def _mask_inline(match: re.Match[str]) -> str:
@@ -139,8 +156,85 @@ def _resolve_exc_info(logger: WrappedLogger, method_name: str, event_dict: Event
     return event_dict
 
 
+#: Level of each logging method name structlog passes to processors.
+_METHOD_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "msg": logging.INFO,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "exception": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "fatal": logging.CRITICAL,
+}
+#: Threshold when the host has configured no logging and set no level on our loggers.
+_UNCONFIGURED_LEVEL = logging.INFO
+
+
+def _host_logging(logger: WrappedLogger) -> bool:
+    """True when the host application configured stdlib logging for this logger (a handler on it or an ancestor)."""
+    return isinstance(logger, logging.Logger) and logger.hasHandlers()
+
+
+def _unconfigured_level(logger: logging.Logger) -> int:
+    """The threshold without handlers: a level set on the logger or a non-root ancestor, else INFO."""
+    current: logging.Logger | None = logger
+    while current is not None and current.parent is not None:  # the root logger has no parent
+        if current.level != logging.NOTSET:
+            return current.level
+        current = current.parent
+    return _UNCONFIGURED_LEVEL
+
+
+def _filter_by_level(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+    """Drop events below the threshold: the host's levels when it configured logging, INFO otherwise."""
+    level = _METHOD_LEVELS.get(method_name, logging.INFO)
+    if not isinstance(logger, logging.Logger):
+        return event_dict
+    enabled = logger.isEnabledFor(level) if _host_logging(logger) else level >= _unconfigured_level(logger)
+    if not enabled:
+        raise structlog.DropEvent
+    return event_dict
+
+
+class _Unconfigured:
+    """How events are printed while the host has configured no logging: one console line each on stderr."""
+
+    lock = threading.Lock()
+    plain = structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
+    colored: structlog.dev.ConsoleRenderer | None = None
+
+    @classmethod
+    def write(cls, event_dict: EventDict) -> None:
+        stream = sys.stderr  # looked up per event, so redirections (and pytest's capsys) apply
+        if stream is None:  # pythonw: no console at all
+            return
+        renderer = cls.plain
+        if _is_tty(stream):
+            if cls.colored is None:
+                cls.colored = structlog.dev.ConsoleRenderer(colors=True)
+            renderer = cls.colored
+        event_dict.pop("_record", None)
+        event_dict.pop("_from_structlog", None)
+        line = renderer(None, "", event_dict)
+        with cls.lock:
+            try:
+                stream.write(f"{line}\n")
+                stream.flush()
+            except (OSError, ValueError):  # a closed or broken stderr must not break the caller
+                pass
+
+
 def _to_stdlib(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> Any:
-    """Final processor: pass the event to the stdlib logger for `ProcessorFormatter` (or any formatter) to render."""
+    """Final processor: pass the event to the stdlib logger for `ProcessorFormatter` (or any formatter) to render.
+
+    While the host has configured no logging at all, print the event on stderr instead (the stdlib would drop it,
+    or print only its bare message through its last-resort handler).
+    """
+    if not _host_logging(logger):
+        _Unconfigured.write(event_dict)
+        raise structlog.DropEvent
     kwargs: dict[str, Any] = {"extra": {"_logger": logger, "_name": method_name}}
     if "exc_info" in event_dict:
         kwargs["exc_info"] = event_dict["exc_info"]
@@ -158,7 +252,7 @@ _TIMESTAMPER = structlog.processors.TimeStamper(fmt="iso", utc=True)
 
 #: The chain every plex-cognite logger runs (mutated in place only by `capture_logs`).
 _CHAIN: list[Processor] = [
-    structlog.stdlib.filter_by_level,
+    _filter_by_level,
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_logger_name,
     structlog.stdlib.add_log_level,
@@ -184,7 +278,9 @@ _FOREIGN_PRE_CHAIN: list[Processor] = [
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     """Return a structlog logger that writes through the standard `logging` logger `name`.
 
-    Safe to call at import time: it configures nothing, and works whether or not `configure_logging` was called.
+    The one way the library (and code built on it) obtains a logger. Safe to call at import time: it configures
+    nothing. With no logging configured it prints one line per event on stderr; once the application configures
+    stdlib logging (or calls `configure_logging`) its handlers and levels apply. Secrets are redacted either way.
 
     Args:
         name: Logger name, normally `__name__`.

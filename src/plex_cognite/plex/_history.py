@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 import httpx
 import pydantic
-import structlog
 
 from plex_cognite.core._ordered import ordered_fetch
+from plex_cognite.observability.logs import get_logger
 from plex_cognite.plex._connect import ConnectSession, QueryParams, WindowTooLargeError, WindowTooSlowError
 from plex_cognite.plex._dates import Window
 from plex_cognite.plex._stream import RowValidator, iter_array_batches, iter_bytes
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["WindowBatch", "WindowReader"]
 
-_log = structlog.stdlib.get_logger("plex_cognite.plex")
+_log = get_logger("plex_cognite.plex")
 
 RecordT = TypeVar("RecordT", bound=pydantic.BaseModel)
 

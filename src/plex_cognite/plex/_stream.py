@@ -11,16 +11,16 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar
 
 import pydantic
-import structlog
 
 from plex_cognite.core.results import DeadLetter
 from plex_cognite.errors import RecordValidationError, SourceError
+from plex_cognite.observability.logs import get_logger
 from plex_cognite.plex._jsonarray import ArrayDecodeError, ArrayDecoder
 from plex_cognite.typing import DeadLetterCallback
 
 __all__ = ["REASON_KINDS", "RowValidator", "describe", "iter_array_batches", "iter_bytes"]
 
-_log = structlog.stdlib.get_logger("plex_cognite.plex")
+_log = get_logger("plex_cognite.plex")
 
 RecordT = TypeVar("RecordT", bound=pydantic.BaseModel)
 

@@ -28,9 +28,9 @@ from urllib.parse import quote
 
 import httpx
 import pydantic
-import structlog
 
 from plex_cognite.errors import ConfigurationError, SourceError
+from plex_cognite.observability.logs import get_logger
 from plex_cognite.plex._connect import (
     AsyncBreaker,
     ConnectSession,
@@ -39,14 +39,17 @@ from plex_cognite.plex._connect import (
 )
 from plex_cognite.plex._dates import Window, iter_windows
 from plex_cognite.plex._defaults import default_breaker, default_limiter, default_retry
+from plex_cognite.plex._ds_accounts import DataSourceAccounts
 from plex_cognite.plex._history import WindowBatch, WindowReader
 from plex_cognite.plex._stream import RowValidator, iter_array_batches
 from plex_cognite.plex.datasource import DataSourceClient
 from plex_cognite.plex.models import (
     Building,
     Container,
+    ContainerLocationMove,
     Job,
     JobOperation,
+    Location,
     Part,
     ProductionEntry,
     ScrapEntry,
@@ -64,7 +67,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PATHS", "AsyncPlexClient", "WindowBatch"]
 
-_log = structlog.stdlib.get_logger("plex_cognite.plex")
+_log = get_logger("plex_cognite.plex")
 
 RecordT = TypeVar("RecordT", bound=pydantic.BaseModel)
 
@@ -80,6 +83,8 @@ PATHS: dict[str, str] = {
     "scrap_entries": "/production/v1/production-history/scrap-entries",
     "workcenter_status_entries": "/production/v1/production-history/workcenter-status-entries",
     "containers": "/inventory/v1/inventory-tracking/containers",
+    "locations": "/inventory/v1/inventory-definitions/locations",
+    "container_location_moves": "/inventory/v1/inventory-history/container-location-moves",
 }
 
 _DEFAULT_WINDOW = timedelta(days=1)
@@ -138,7 +143,12 @@ class AsyncPlexClient:
         self._min_window = timedelta(seconds=settings.min_window_s)
         self._http: httpx.AsyncClient | None = None
         self._session: ConnectSession | None = None
-        self._datasource: DataSourceClient | None = None
+        self._datasources = DataSourceAccounts(
+            settings,
+            default_retry(settings, "plex-datasource", metrics),
+            default_breaker(settings, "plex-datasource", metrics),
+            transport,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -165,16 +175,7 @@ class AsyncPlexClient:
             limit_scope=self._limit_scope,
             on_request=functools.partial(self._metrics.record_request, "plex") if self._metrics is not None else None,
         )
-        if self.settings.datasource is not None:
-            self._datasource = DataSourceClient(
-                self.settings.datasource,
-                retry=default_retry(self.settings, "plex-datasource", self._metrics),
-                breaker=default_breaker(self.settings, "plex-datasource", self._metrics),
-                transport=self._transport,
-                timeout_s=self.settings.timeout_s,
-                connect_timeout_s=self.settings.connect_timeout_s,
-            )
-            await self._datasource.__aenter__()
+        await self._datasources.open()
         return self
 
     async def __aexit__(
@@ -184,9 +185,7 @@ class AsyncPlexClient:
 
     async def aclose(self) -> None:
         """Close the connection pools (also done by leaving `async with`)."""
-        if self._datasource is not None:
-            await self._datasource.aclose()
-            self._datasource = None
+        await self._datasources.aclose()
         if self._http is not None:
             await self._http.aclose()
         self._http = None
@@ -194,19 +193,26 @@ class AsyncPlexClient:
 
     @property
     def datasource(self) -> DataSourceClient:
-        """The Data Source API client (needs `plex.datasource` settings and an open client).
+        """The Data Source API client of the default account (`plex.datasource.username`/`password`).
+
+        With accounts per PCN use `datasource_for(pcn)`.
 
         Raises:
-            ConfigurationError: `plex.datasource` is not configured, or the client is not open.
+            ConfigurationError: `plex.datasource` is not configured, has no default account, or the client is not
+                open.
         """
-        if self._datasource is None:
-            if self.settings.datasource is None:
-                raise ConfigurationError(
-                    "the Data Source API is not configured; set plex.datasource (username, password)",
-                    field="plex.datasource",
-                )
-            raise ConfigurationError("AsyncPlexClient is not open; use `async with AsyncPlexClient(...)`")
-        return self._datasource
+        return self._datasources.default()
+
+    async def datasource_for(self, pcn: str) -> DataSourceClient:
+        """The Data Source API client of `pcn`'s account (`plex.datasource.credentials`, else the default account).
+
+        A web-service account belongs to one PCN, so each PCN with its own entry gets its own client (opened on first
+        use, closed with this client); they share one retry policy and one circuit breaker.
+
+        Raises:
+            ConfigurationError: `plex.datasource` is not configured, `pcn` has no account, or the client is not open.
+        """
+        return await self._datasources.for_pcn(pcn)
 
     @property
     def session(self) -> ConnectSession:
@@ -245,8 +251,22 @@ class AsyncPlexClient:
         path = PATHS["job_operations"].format(id=quote(job_id, safe=""))
         return self.iter_list(pcn, path, JobOperation, stream="job_operations")
 
+    def iter_locations(self, pcn: str) -> AsyncGenerator[list[Location], None]:
+        """Inventory locations of `pcn` (`GET /inventory/v1/inventory-definitions/locations`), in batches."""
+        return self.iter_list(pcn, PATHS["locations"], Location, stream="locations")
+
     def iter_containers(self, pcn: str) -> AsyncGenerator[list[Container], None]:
-        """On-hand containers of `pcn` (`GET /inventory/v1/inventory-tracking/containers`), in batches."""
+        """The active containers of `pcn` (`GET /inventory/v1/inventory-tracking/containers`), in batches.
+
+        This is a full snapshot, and the iterator says whether it was read completely: it **ends normally only
+        after the whole array was read**; any failure (an error status after retries, a malformed or truncated
+        body, a stream that kept breaking) raises instead of ending early. Code that deletes what is missing from
+        the snapshot must therefore act only after the loop finished without an exception. Like every list
+        endpoint, a body that broke mid-way is read again from the start, so a container may arrive twice: key
+        the snapshot by `serial_no`. Rows that fail validation are dead-lettered and skipped: the snapshot is
+        still complete, but those containers are not in it (a deleting caller passes their serial numbers as
+        `retained` to `plex_cognite.extractors._inventory.raw_keys_to_delete`).
+        """
         return self.iter_list(pcn, PATHS["containers"], Container, stream="containers")
 
     async def list_workcenter_statuses(self, pcn: str) -> list[WorkcenterStatus]:
@@ -412,6 +432,25 @@ class AsyncPlexClient:
             time_of=_log_date,
         )
 
+    def iter_container_move_windows(
+        self, pcn: str, begin: datetime, end: datetime, window: timedelta = _DEFAULT_WINDOW
+    ) -> AsyncGenerator[WindowBatch[ContainerLocationMove], None]:
+        """Container location moves with `adjustmentDate` in `[begin, end)`, per window, in window order.
+
+        Read like every history endpoint (`beginDate`/`endDate` windows, split when slow or too large); a move
+        without a valid `adjustmentDate` or `serialNo`, or with a wrongly typed field, is a dead letter.
+        """
+        return self.iter_history_windows(
+            pcn,
+            PATHS["container_location_moves"],
+            ContainerLocationMove,
+            begin,
+            end,
+            window,
+            stream="container_moves",
+            time_of=_adjustment_date,
+        )
+
     def iter_production_entries(
         self, pcn: str, begin: datetime, end: datetime, *, window: timedelta = _DEFAULT_WINDOW
     ) -> AsyncGenerator[list[ProductionEntry], None]:
@@ -507,6 +546,10 @@ def _transaction_date(record: ProductionEntry | ScrapEntry) -> datetime:
 
 def _log_date(record: WorkcenterStatusEntry) -> datetime:
     return record.log_date
+
+
+def _adjustment_date(record: ContainerLocationMove) -> datetime:
+    return record.adjustment_date
 
 
 async def _records_only(batches: AsyncIterator[WindowBatch[RecordT]]) -> AsyncGenerator[list[RecordT], None]:

@@ -25,9 +25,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeAlias
 
 import httpx
-import structlog
 
 from plex_cognite.errors import ConfigurationError, PlexAPIError, SourceError, parse_retry_after
+from plex_cognite.observability.logs import get_logger
 from plex_cognite.plex._dates import Window, format_plex_datetime, iter_windows
 from plex_cognite.resilience.breaker import CircuitBreaker
 from plex_cognite.resilience.retry import RetryPolicy
@@ -45,7 +45,7 @@ __all__ = [
     "parse_result",
 ]
 
-_log = structlog.stdlib.get_logger("plex_cognite.plex")
+_log = get_logger("plex_cognite.plex")
 
 #: Spellings of the row-limit flag found in Plex's documentation (checked at the top level and in each table).
 ROW_LIMIT_FLAGS = ("rowLimitExceeded", "rowLimitedExceeded", "limitExceeded")
@@ -192,9 +192,16 @@ class DataSourceClient:
         self._http: httpx.AsyncClient | None = None
 
     async def __aenter__(self) -> Self:
+        username, password = self.settings.username, self.settings.password
+        if username is None or password is None:
+            raise ConfigurationError(
+                "this DataSourceClient has no account; pass settings.for_pcn(pcn), or set plex.datasource.username "
+                "and password",
+                field="plex.datasource.username",
+            )
         self._http = httpx.AsyncClient(
             base_url=self.settings.base_url,
-            auth=httpx.BasicAuth(self.settings.username.get_secret_value(), self.settings.password.get_secret_value()),
+            auth=httpx.BasicAuth(username.get_secret_value(), password.get_secret_value()),
             timeout=self._timeout,
             transport=self._transport,
             headers={"Accept": "application/json", "User-Agent": "plex-cognite"},

@@ -34,8 +34,10 @@ from plex_cognite.plex._dates import format_plex_datetime
 __all__ = [
     "Building",
     "Container",
+    "ContainerLocationMove",
     "Job",
     "JobOperation",
+    "Location",
     "OptionalPlexDateTime",
     "Part",
     "PlexDateTime",
@@ -310,9 +312,10 @@ class WorkcenterStatus(PlexRecord):
 
 
 class Container(PlexRecord):
-    """An on-hand container (`GET /inventory/v1/inventory-tracking/containers`); key `serialNo`.
+    """An active container (`GET /inventory/v1/inventory-tracking/containers`); key `serialNo`.
 
     Containers spell the part fields `partNo`/`operationNo` (history entries say `partNumber`/`operationNumber`).
+    `quantity` is what the container holds now, in `quantityInventoryUnit`; a `null` quantity counts as 0 on hand.
     """
 
     serial_no: str
@@ -329,7 +332,64 @@ class Container(PlexRecord):
     location: str | None = None
     quantity: PlexFloat | None = None
     quantity_inventory_unit: str | None = None
+    gross_weight: PlexFloat | None = None
+    net_weight: PlexFloat | None = None
+    tare_weight: PlexFloat | None = None
     container_type: str | None = None
-    inventory_type: str | None = None
+    tracking_no: str | None = None
     add_date_time: OptionalPlexDateTime = None
     update_date_time: OptionalPlexDateTime = None
+    container_shelf_date_time: OptionalPlexDateTime = None
+    master_unit_id: str | None = None
+    master_unit_no: str | None = None
+    lot_id: str | None = None
+    lot_no: str | None = None
+    heat_id: str | None = None
+    heat_code: str | None = None
+    heat_no: str | None = None
+    eun: str | None = None
+    inventory_type: str | None = None
+
+
+class Location(PlexRecord):
+    """An inventory location (`GET /inventory/v1/inventory-definitions/locations`); key `locationId`.
+
+    A location names its building by `buildingCode` (not by id); it may have none, or name a building that the
+    buildings endpoint does not list.
+    """
+
+    location_id: str
+    location_code: str | None = None
+    building_name: str | None = None
+    building_code: str | None = None
+    location_type: str | None = None
+    inventory_location: bool | None = None
+    supply_location: bool | None = None
+    tank_silo: bool | None = None
+
+
+class ContainerLocationMove(PlexRecord):
+    """A container moved between locations (`GET /inventory/v1/inventory-history/container-location-moves`).
+
+    Plex gives it no row id: `(serialNo, adjustmentDate)` identifies it, and `adjustment_date` is its time (the
+    windowing field). `quantity` and `net_weight` are deltas and may be negative.
+    """
+
+    adjustment_date: PlexDateTime
+    serial_no: str
+    quantity: PlexFloat | None = None
+    net_weight: PlexFloat | None = None
+    adjustment_code: str | None = None
+    part_id: str | None = None
+    part_number: str | None = None
+    revision: str | None = None
+    part_number_revision: str | None = None
+    part_operation_id: str | None = None
+    operation_code: str | None = None
+    # Plex's field notes for this endpoint are inconsistent (an int32 "30 characters max", while operationCode says
+    # "10 characters max"): take the declared integer type, and keep a text value Plex may send instead as text.
+    operation_number: PlexInt | str | None = None
+    location: str | None = None
+    location_id: str | None = None
+    moved_from_location: str | None = None
+    moved_from_location_id: str | None = None

@@ -22,6 +22,7 @@ from plex_cognite.resilience.ratelimit import LimiterStatistics, TokenBucketRate
 from plex_cognite.resilience.redis_ratelimit import RedisLimiterStatistics, RedisTokenBucketRateLimiter
 from plex_cognite.resilience.retry import (
     RetryAfterWait,
+    RetryHandler,
     RetryOverrides,
     RetryPolicy,
     RetrySleep,
@@ -50,6 +51,7 @@ __all__ = [
     "RedisTokenBucketRateLimiter",
     "Reject",
     "RetryAfterWait",
+    "RetryHandler",
     "RetryOverrides",
     "RetryPolicy",
     "RetrySleep",

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ParamSpec, Protocol, TypeAlias, TypeVar, overload
 
-from plex_cognite.errors import ErrorCategory, PlexCogniteError, classify
+from plex_cognite.errors import CircuitOpenError, ErrorCategory, classify
 from plex_cognite.observability.logs import get_logger
 from plex_cognite.resilience._clock import Clock, monotonic
 from plex_cognite.resilience._sync_or_async import decorate_sync_or_async
@@ -50,29 +50,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _log = get_logger(__name__)
-
-
-class CircuitOpenError(PlexCogniteError):
-    """A call was refused because the circuit breaker `name` is open (or its half-open trials are all taken).
-
-    `classify()` treats it as RETRYABLE with `retry_after = retry_in`, so a retry loop around the breaker waits
-    for the breaker rather than hammering it.
-
-    Attributes:
-        name: The breaker's name (usually the upstream, `"plex"`).
-        retry_in: Seconds until the breaker lets a trial call through (0.0 when trials are in flight now).
-    """
-
-    def __init__(self, name: str, retry_in: float) -> None:
-        self.name = name
-        self.retry_in = max(0.0, retry_in)
-        super().__init__(
-            f"circuit breaker {name!r} is open after repeated upstream failures; "
-            f"calls are refused for {self.retry_in:.1f} s more (then one trial call is let through)"
-        )
-
-    def __reduce__(self) -> tuple[type[CircuitOpenError], tuple[str, float]]:
-        return (type(self), (self.name, self.retry_in))
 
 
 class BreakerState(enum.StrEnum):

@@ -31,6 +31,9 @@ __all__ = [
     "STATUS_WEIGHTS",
     "WC_TYPES",
     "MutationLayer",
+    "building_row",
+    "location_code",
+    "status_row",
 ]
 
 DAY_MS = 86_400_000
@@ -43,6 +46,7 @@ MALFORMED_KINDS: dict[str, tuple[str, ...]] = {
     "jobs": ("invalid_datetime", "missing_field", "invalid_number"),
     "production": ("invalid_datetime", "missing_field", "invalid_number", "negative_number"),
     "scrap": ("invalid_datetime", "missing_field", "invalid_number", "negative_number"),
+    "container_moves": ("missing_field", "invalid_datetime", "invalid_number"),
     "workcenter_status": ("invalid_datetime", "missing_field", "invalid_number", "negative_number"),
 }
 BAD_DATES = ("2025-02-30T10:00:00Z", "10/3/2025 2:05:12 PM", "2025-10-03 14:05:12")
@@ -80,12 +84,21 @@ class MutationLayer:
     salt: int
     fraction: float
     ids: frozenset[str] | None
+    #: Serial numbers of containers this revision consumes (they leave the active snapshot).
+    consumed: frozenset[str] = frozenset()
+    #: `(serialNo, new quantity)` of containers whose quantity this revision changes.
+    quantities: tuple[tuple[str, float], ...] = ()
 
     def touches(self, kind: int, index: int, plex_id: str) -> bool:
         """Whether this layer changes the record of `kind` at `index` (with Plex id `plex_id`)."""
         if self.ids is not None:
             return plex_id in self.ids
         return mix(self.salt ^ (kind << 48) ^ index) < self.fraction * 2.0**64
+
+
+def location_code(index: int) -> str:
+    """The `locationCode` of location `index` (containers name their location by it too)."""
+    return f"WIP-{index:02d}"
 
 
 def building_row(building_id: str, pcn: str, i: int) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from plex_cognite.testing._plant_expected_inventory import add_inventory
 from plex_cognite.testing._plant_time import parse_plex_datetime, to_ms
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ __all__ = [
 ]
 
 Stream = Literal["master_data", "jobs", "production", "scrap", "workcenter_status"]
+#: The default streams of `expected_cdf`; the inventory side (`INVENTORY_STREAMS`) is opt-in.
 ALL_STREAMS: tuple[Stream, ...] = ("master_data", "jobs", "production", "scrap", "workcenter_status")
 
 _KEY_FIELDS: dict[str, tuple[str, ...]] = {
@@ -69,18 +71,21 @@ _KEY_FIELDS: dict[str, tuple[str, ...]] = {
     "production": ("workcenterId", "transactionDate"),
     "scrap": ("workcenterId", "transactionDate"),
     "workcenter_status": ("workcenterId", "logDate"),
+    "container_moves": ("serialNo", "adjustmentDate"),
 }
 _DATE_FIELDS: dict[str, tuple[str, ...]] = {
     "jobs": ("createdDate", "dueDate", "completedDate", "earliestStartDateTime"),
     "production": ("transactionDate",),
     "scrap": ("transactionDate",),
     "workcenter_status": ("logDate",),
+    "container_moves": ("adjustmentDate",),
 }
 _NUMBER_FIELDS: dict[str, tuple[str, ...]] = {
     "jobs": ("quantity", "quantityCompleted"),
     "production": ("quantity",),
     "scrap": ("quantity",),
     "workcenter_status": ("duration",),
+    "container_moves": ("quantity", "netWeight"),
 }
 _NON_NEGATIVE: dict[str, tuple[str, ...]] = {
     "jobs": (),
@@ -175,6 +180,8 @@ class ExpectedCdf:
         datapoints: Series external id -> {timestamp ms: value}.
         dead_letters: Rows a correct extraction rejects.
         deferred: Event external id -> the missing asset external ids that hold it back (`on_missing_asset="defer"`).
+        raw: RAW table -> row key -> columns (containers, data-source rows; see `_plant_expected_inventory`).
+        on_hand: On-hand series external id -> the value of its latest datapoint.
     """
 
     pcns: frozenset[str]
@@ -184,6 +191,8 @@ class ExpectedCdf:
     datapoints: dict[str, dict[int, float]] = field(default_factory=dict)
     dead_letters: list[ExpectedDeadLetter] = field(default_factory=list)
     deferred: dict[str, frozenset[str]] = field(default_factory=dict)
+    raw: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    on_hand: dict[str, float] = field(default_factory=dict)
 
     def dead_letter_counts(self) -> Counter[tuple[str, str]]:
         """How many dead letters per `(stream, reason_kind)`."""
@@ -203,6 +212,11 @@ class ExpectedCdf:
             datapoints={**self.datapoints, **other.datapoints},
             dead_letters=[*self.dead_letters, *other.dead_letters],
             deferred={**self.deferred, **other.deferred},
+            raw={
+                table: {**self.raw.get(table, {}), **other.raw.get(table, {})}
+                for table in self.raw.keys() | other.raw.keys()
+            },
+            on_hand={**self.on_hand, **other.on_hand},
         )
 
     def _ours(self, external_id: object) -> bool:
@@ -214,6 +228,9 @@ class ExpectedCdf:
         events: Iterable[Mapping[str, Any]] = (),
         timeseries: Iterable[Mapping[str, Any]] = (),
         datapoints: Mapping[str, Sequence[tuple[int, float]]] | None = None,
+        *,
+        raw: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+        on_hand: Mapping[str, float] | None = None,
     ) -> list[str]:
         """Compare actual CDF content (dicts as the CDF API returns them) with this expectation.
 
@@ -222,6 +239,10 @@ class ExpectedCdf:
             events: Every event (`externalId`, `type`, `subtype`, `startTime`, `endTime`, `assetIds`).
             timeseries: Every time series (`externalId`, `assetId`).
             datapoints: Series external id -> `(timestamp ms, value)` pairs; None skips the datapoint comparison.
+                On-hand series are left out of it (their timestamps are pass times): compare them with `on_hand`.
+            raw: RAW table -> key -> columns, for the tables in `self.raw` (None skips the RAW comparison); only
+                rows whose key starts with `PCN{pcn}_` are compared.
+            on_hand: On-hand series external id -> the value of its latest datapoint (None skips it).
 
         Returns:
             One readable line per difference (missing, unexpected or different objects); empty when CDF matches.
@@ -260,8 +281,16 @@ class ExpectedCdf:
         problems += _compare("time series", self.timeseries, actual_series)
         if datapoints is not None:
             actual_points = {xid: dict(points) for xid, points in datapoints.items() if points and self._ours(xid)}
+            actual_points = {xid: points for xid, points in actual_points.items() if xid not in self.on_hand}
             expected_points = {xid: points for xid, points in self.datapoints.items() if points}
             problems += _compare("datapoints of", expected_points, actual_points)
+        if raw is not None:
+            for table, rows in sorted(self.raw.items()):
+                actual_rows = {key: dict(columns) for key, columns in raw.get(table, {}).items() if self._ours(key)}
+                problems += _compare(f"RAW row of {table}", rows, actual_rows)
+        if on_hand is not None:
+            actual_latest = {xid: value for xid, value in on_hand.items() if self._ours(xid)}
+            problems += _compare("latest on-hand value of", self.on_hand, actual_latest)
         return problems
 
 
@@ -376,4 +405,5 @@ def build_expected(
             series = out.datapoints.setdefault(f"{prefix}_WC_{entry['workcenterId']}_{suffix}", {})
             moment = plex_ms(entry["transactionDate"])
             series[moment] = series.get(moment, 0.0) + float(entry["quantity"])
+    add_inventory(out, plant, start, end, streams, add_event, rejected)
     return out

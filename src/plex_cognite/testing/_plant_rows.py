@@ -34,6 +34,7 @@ from plex_cognite.testing._plant_catalog import (
     WC_TYPES,
     MutationLayer,
     building_row,
+    location_code,
     status_row,
 )
 from plex_cognite.testing._plant_time import Kind, format_plex_ms, mix, plant_prefix, uuid_for, uuid_index
@@ -445,9 +446,12 @@ class PlantRows:
     def container(self, i: int) -> Row:
         """Container `i` (active inventory)."""
         h = self.h(Kind.CONTAINER, i)
-        part_index = h % max(self.size.parts, 1)
-        part_id, number, revision, number_revision = self._part_fields(part_index if self.size.parts else -1, i)
+        # Awkward on purpose: a container of a part that does not exist, and containers holding nothing.
+        unknown = self.size.parts == 0 or i % 17 == 5
+        part_index = -1 if unknown else h % self.size.parts
+        part_id, number, revision, number_revision = self._part_fields(part_index, i)
         added = self.end_ms - (h >> 16) % (self.end_ms - self.start_ms)
+        location = h % max(self.size.locations, 1)
         return {
             "serialNo": f"C{self.prefix:08X}{i:07d}",
             "partId": part_id,
@@ -459,9 +463,9 @@ class PlantRows:
             "operationNo": 10,
             "operationCode": "Machining",
             "containerStatus": "OK" if h % 9 else "Hold",
-            "locationId": self.uuid(Kind.LOCATION, h % 12),
-            "location": f"WIP-{h % 12:02d}",
-            "quantity": float((h >> 8) % 100 + 1),
+            "locationId": self.uuid(Kind.LOCATION, location),
+            "location": location_code(location),
+            "quantity": 0.0 if i % 10 == 3 else float((h >> 8) % 100 + 1),
             "quantityInventoryUnit": "Ea",
             "grossWeight": 0.0,
             "netWeight": 0.0,

@@ -101,6 +101,14 @@ _FILTERS: dict[str, dict[str, str]] = {
         "status": "workcenterStatus",
     },
     "containers": {"partId": "partId", "inventoryType": "inventoryType", "locationId": "locationId"},
+    "locations": {"locationId": "locationId", "locationCode": "locationCode"},
+    "container_moves": {
+        "serialNo": "serialNo",
+        "partId": "partId",
+        "partOperationId": "partOperationId",
+        "locationId": "locationId",
+        "movedFromLocationId": "movedFromLocationId",
+    },
 }
 
 
@@ -149,7 +157,15 @@ class ConnectApp:
         )
         get(
             r"/inventory/v1/inventory-tracking/containers",
-            lambda p, r, q: _array_response(_filtered(p.containers(), q, "containers"), p.size.containers),
+            lambda p, r, q: _array_response(_filtered(p.containers(), q, "containers")),
+        )
+        get(
+            r"/inventory/v1/inventory-definitions/locations",
+            lambda p, r, q: _array_response(_filtered(p.locations(), q, "locations")),
+        )
+        get(
+            r"/inventory/v1/inventory-history/container-location-moves",
+            lambda p, r, q: self._history(q, p.container_moves, "container_moves"),
         )
 
     # ---- plants ----------------------------------------------------------------------------------------------

@@ -23,7 +23,14 @@ from plex_cognite.testing._plant_expected import dead_letter_reason, plex_ms
 from plex_cognite.testing._plant_time import format_plex_ms, parse_plex_datetime
 from plex_cognite.testing.plant import SimulatedPlant
 
-__all__ = ["DATA_SOURCES", "DataSource", "DataSourceApp", "datasource_error"]
+__all__ = [
+    "CHECKSHEET_COLUMNS",
+    "CHECKSHEET_ROW_LIMIT",
+    "DATA_SOURCES",
+    "DataSource",
+    "DataSourceApp",
+    "datasource_error",
+]
 
 Row = dict[str, Any]
 _STATUS_CODES = {
@@ -69,6 +76,19 @@ class DataSource:
             "columns": [{"name": n, "type": t, "nullable": True} for n, t in self.columns],
         }
 
+
+#: Columns of the simulated `Checksheets_Get` (4142), in order.
+CHECKSHEET_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("Checksheet_Key", "int"),
+    ("Checksheet_Date", "datetime"),
+    ("Checksheet_Type", "string"),
+    ("Workcenter_Code", "string"),
+    ("Part_No_Revision", "string"),
+    ("Status", "string"),
+    ("Result", "decimal"),
+)
+#: The fake's read row limit of `Checksheets_Get`.
+CHECKSHEET_ROW_LIMIT = 200
 
 #: The data sources FakePlex offers (ids as seen on real tenants where one is known).
 DATA_SOURCES: dict[int, DataSource] = {
@@ -116,10 +136,19 @@ DATA_SOURCES: dict[int, DataSource] = {
         DataSource(
             4142,
             "Checksheets_Get",
-            "Quality checksheets (this account has no access).",
-            (("Begin_Date", "datetime", False, True),),
-            (("Checksheet_Key", "int"),),
-            row_limit=5000,
+            "Quality checksheets with Checksheet_Date in [Begin_Date, End_Date).",
+            (("Begin_Date", "datetime", True, False), ("End_Date", "datetime", True, False)),
+            CHECKSHEET_COLUMNS,
+            # Plex's own read row limit for this source is 5,000; the fake's is small, so that one busy day of a
+            # small simulated plant passes it and a one-day window must be split.
+            row_limit=CHECKSHEET_ROW_LIMIT,
+        ),
+        DataSource(
+            6429,
+            "Specification_Get",
+            "Specifications (this account has no access).",
+            (("Part_Key", "int", False, True),),
+            (("Specification_Key", "int"),),
             accessible=False,
         ),
     )
@@ -317,6 +346,9 @@ def _run(
         number = str(int(inputs["Part_Key"]) - _PART_KEY_BASE + 100000)
         part = plant.part_by_number(number)
         return {"Name": None if part is None else part["name"]}, []
+    if source.name == "Checksheets_Get":
+        rows = plant.checksheets(inputs["Begin_Date"], inputs["End_Date"])
+        return {}, [[row[name] for name, _ in CHECKSHEET_COLUMNS] for row in rows]
     if source.name == "Production_History_Get":
         return {}, _production_rows(plant, inputs["Start_Date"], inputs["End_Date"], inputs.get("Workcenter_Code"))
     return {}, []

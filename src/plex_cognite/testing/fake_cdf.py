@@ -16,7 +16,10 @@ Example:
     ...     assert cdf.request_counts("POST", "/events") == 1
 
 Run it as a separate process (so a test can kill the program under test and keep CDF's state):
-`python -m plex_cognite.testing.fake_cdf --port 0 --portfile F [--token T] [--data DIR]`.
+`python -m plex_cognite.testing.fake_cdf --port 0 --portfile F [--token T] [--data DIR]`. It prints its URL, project
+and credentials at start. See what landed with `python -m plex_cognite.testing.fake_cdf inspect --url URL
+[--type events]` or the read-only `GET /_admin/summary` and `GET /_admin/objects?type=assets&limit=20`
+(`plex_cognite.testing.cdf_inspect`).
 """
 
 from __future__ import annotations
@@ -95,8 +98,10 @@ class FakeCDF(LoopbackFake):
             client_secret=client_secret,
             token_ttl_s=token_ttl_s,
         )
+        from plex_cognite.testing.cdf_inspect import AdminRoutes
+
         self._server = LoopbackServer(
-            self._app,
+            AdminRoutes(self, self._app),
             error_response=cdf_error_response,
             faults=faults,
             path_of=self._app.path_of,
@@ -138,9 +143,10 @@ class FakeCDF(LoopbackFake):
         self, client_name: str = "plex-cognite-tests", credentials: CredentialProvider | None = None
     ) -> ClientConfig:
         """A `ClientConfig` pointing at this fake (static-token credentials unless `credentials` is given)."""
-        from cognite.client import ClientConfig
+        from cognite.client import ClientConfig, global_config
         from cognite.client.credentials import Token
 
+        global_config.disable_pypi_version_check = True  # talk to this fake only, never to pypi.org
         return ClientConfig(
             client_name=client_name,
             project=self.project,
@@ -300,8 +306,16 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run FakeCDF until SIGTERM / SIGINT (the state is saved first when `--data` is given)."""
-    args = _parse_args(argv)
+    """Run FakeCDF until SIGTERM / SIGINT (the state is saved first when `--data` is given).
+
+    `main(["inspect", "--url", URL, ...])` instead prints what a running FakeCDF holds (`cdf_inspect.inspect_main`).
+    """
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["inspect"]:
+        from plex_cognite.testing.cdf_inspect import inspect_main
+
+        return inspect_main(arguments[1:])
+    args = _parse_args(arguments)
     fake = FakeCDF(
         args.project,
         args.token,
@@ -319,7 +333,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     fake.start()
     if args.portfile:
         atomic_write(args.portfile, [str(fake.port)])
-    print(f"FakeCDF serving project {args.project!r} on {fake.base_url}", file=sys.stderr, flush=True)
+    print(
+        f"FakeCDF serving project {args.project!r} on {fake.base_url}\n"
+        f"  cdf.base_url: {fake.base_url}\n"
+        f"  cdf.project: {args.project}\n"
+        f"  cdf.token: {args.token}\n"
+        f"  or client credentials: cdf.client_id {args.client_id}, cdf.client_secret {args.client_secret}, "
+        f"cdf.token_url {fake.token_url}\n"
+        f"  see what landed: python -m plex_cognite.testing.fake_cdf inspect --url {fake.base_url} [--type events]",
+        flush=True,
+    )
     saved_version = fake.store.version
     while not stopping.wait(args.save_interval):
         if state_file is not None and fake.store.version != saved_version:

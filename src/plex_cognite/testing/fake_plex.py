@@ -8,7 +8,9 @@ Connect: `GET /mdm/v1/tenants[/{id}]`, `/mdm/v1/buildings`, `/mdm/v1/parts[/{id}
 `/production/v1/production-definitions/workcenters[/{id}]` (key `workcenterId`), `.../workcenter-statuses`,
 `/scheduling/v1/jobs[/{id}]`, `/scheduling/v1/jobs/{id}/operations`,
 `/production/v1/production-history/{production-entries,scrap-entries,workcenter-status-entries}` (required
-`beginDate`/`endDate`, half-open `[begin, end)` on the entry's time) and `/inventory/v1/inventory-tracking/containers`.
+`beginDate`/`endDate`, half-open `[begin, end)` on the entry's time), `/inventory/v1/inventory-tracking/containers`,
+`/inventory/v1/inventory-definitions/locations` and `/inventory/v1/inventory-history/container-location-moves`
+(required `beginDate`/`endDate` on `adjustmentDate`, like the production history).
 Bare JSON arrays streamed in chunks, no paging; documented filters (`workcenterId`, `jobStatuses`, `partId`, ...)
 filter, anything else is ignored. Errors: 400 `REQUEST_VALIDATION_FAILED` with `errors[]`, 401
 `REQUEST_NOT_AUTHENTICATED`, 404 `RESOURCE_NOT_FOUND`, 405 `METHOD_NOT_ALLOWED`.
@@ -198,8 +200,24 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _banner(fake: FakePlex, plants: Sequence[SimulatedPlant]) -> str:
+    """What a user needs to point a config at this FakePlex: URLs, credentials, PCNs and the history range."""
+    first, last = min(p.start for p in plants), max(p.end for p in plants)
+    username, password = fake.datasource_credentials()
+    lines = [
+        f"FakePlex serving PCNs {', '.join(fake.pcns)} on {fake.base_url}",
+        f"  plex.base_url: {fake.base_url}",
+        f"  plex.api_key: {fake.api_key}",
+        f"  plex.pcns: [{', '.join(repr(p) for p in fake.pcns)}]",
+        f"  plex.datasource: base_url {fake.datasource_url}, username {username}, password {password}"
+        + (" (first PCN; other PCNs: username-PCN)" if len(plants) > 1 else ""),
+        f"  simulated history: extraction.start {first.isoformat()}, extraction.end {last.isoformat()}",
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run FakePlex until SIGTERM / SIGINT."""
+    """Run FakePlex until SIGTERM / SIGINT; print its URL, credentials and the plants' history range at start."""
     args = _parse_args(argv)
     size = PlantSize.named(args.size)
     plants = [SimulatedPlant(args.seed, pcn, size) for pcn in (args.pcn or ["340884"])]
@@ -217,11 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     fake.start()
     if args.portfile:
         atomic_write(args.portfile, [f"{fake.port}\n{fake.datasource_port}\n"])
-    print(
-        f"FakePlex serving PCNs {fake.pcns} on {fake.base_url} (data sources {fake.datasource_url})",
-        file=sys.stderr,
-        flush=True,
-    )
+    print(_banner(fake, plants), flush=True)
     while not stopping.wait(0.5):
         pass
     fake.stop()

@@ -2,7 +2,8 @@
 
 `SimulatedPlant(seed, pcn, size)` yields the rows the Plex Connect API would send (real field names, Plex date
 strings, nulls where Plex sends them) for buildings, workcenters, parts, jobs, job operations, production, scrap and
-workcenter-status history, workcenter statuses and containers. Rows are computed from `(seed, pcn, index)` on demand,
+workcenter-status history, workcenter statuses, containers, inventory locations and container location moves, and
+the rows of a simulated `Checksheets_Get` data source. Rows are computed from `(seed, pcn, index)` on demand,
 so a plant with 200k jobs and 1M production entries costs almost no memory until you iterate it, and history rows
 are in time order, so `production_entries(begin, end)` finds a window by bisection.
 
@@ -14,11 +15,15 @@ Awkward cases, on purpose and enumerable:
 - jobs pointing at parts that do not exist (`unknown_part_job_ids`);
 - malformed rows (`malformed_rows`): unparsable dates, a missing key field, non-numeric or negative numbers;
 - customer-defined workcenter status names (`"Setup - Changeover"`, `"Quality Hold (QA)"`, ...);
-- several PCNs: different `(seed, pcn)` give disjoint ids.
+- several PCNs: different `(seed, pcn)` give disjoint ids;
+- inventory: a location without a building and one naming an unknown building, containers of an unknown part and
+  with zero quantity, malformed container moves, a checksheet day past the data source's row limit (see
+  `_plant_inventory`).
 
 `expected_cdf(...)` applies the default mapping (DESIGN section 5, spelled out in `_plant_expected`) and returns the
 exact CDF content a full extraction must produce, plus the expected dead letters. `mutate(...)` returns a changed
-version of the plant for change-detection tests.
+version of the plant for change-detection tests, `mutate_inventory(...)` one whose containers were consumed or
+changed quantity.
 
 Example:
     >>> plant = SimulatedPlant(seed=1, pcn="340884", size="small")
@@ -31,7 +36,8 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Iterator, Sequence
+import zlib
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -46,11 +52,22 @@ from plex_cognite.testing._plant_expected import (
     build_expected,
     dead_letter_reason,
 )
+from plex_cognite.testing._plant_expected_inventory import (
+    CHECKSHEETS_SOURCE,
+    CHECKSHEETS_STREAM,
+    INVENTORY_STREAMS,
+    expected_on_hand,
+    on_hand_changes,
+)
+from plex_cognite.testing._plant_inventory import InventoryRows
 from plex_cognite.testing._plant_nodes import ExpectedGraph, ExpectedNode, build_expected_graph
 from plex_cognite.testing._plant_rows import MutationLayer, PlantRows, Row
 from plex_cognite.testing._plant_time import Kind, format_plex_ms, from_ms, mix, parse_plex_datetime, to_us
 
 __all__ = [
+    "CHECKSHEETS_SOURCE",
+    "CHECKSHEETS_STREAM",
+    "INVENTORY_STREAMS",
     "ExpectedAsset",
     "ExpectedCdf",
     "ExpectedDeadLetter",
@@ -62,7 +79,9 @@ __all__ = [
     "PlantSize",
     "SimulatedPlant",
     "dead_letter_reason",
+    "expected_on_hand",
     "format_plex_ms",
+    "on_hand_changes",
     "parse_plex_datetime",
 ]
 
@@ -82,6 +101,10 @@ class PlantSize:
         scrap_entries: Scrap entries over the whole history.
         workcenter_status_entries: Workcenter status log entries over the whole history.
         containers: Active containers.
+        locations: Inventory locations.
+        container_moves: Container location moves over the whole history.
+        checksheets: Checksheet rows (the simulated `Checksheets_Get` data source) spread over the history.
+        checksheet_burst: Extra checksheet rows on one busy day (more than the data source's read row limit).
         history_days: Length of the history, from 2025-01-06T00:00:00Z.
         malformed_every: One row in this many of jobs and each history stream is malformed (0: none).
         same_ms_every: One production/scrap entry in this many shares its predecessor's millisecond and workcenter
@@ -97,6 +120,10 @@ class PlantSize:
     scrap_entries: int = 200
     workcenter_status_entries: int = 600
     containers: int = 50
+    locations: int = 12
+    container_moves: int = 300
+    checksheets: int = 300
+    checksheet_burst: int = 250
     history_days: int = 7
     malformed_every: int = 47
     same_ms_every: int = 50
@@ -191,6 +218,7 @@ class SimulatedPlant:
         self.size = PlantSize.named(size) if isinstance(size, str) else size
         self.revision = len(_layers)
         self._rows = PlantRows(seed, pcn, self.size, _layers)
+        self._inventory = InventoryRows(self._rows)
         self.tenant_id = self._rows.tenant_id
         self.tenant_code = f"plant-{pcn}"
 
@@ -261,8 +289,20 @@ class SimulatedPlant:
         return None if index is None else self._rows.job_operations(index)
 
     def containers(self) -> Iterator[Row]:
-        """Active containers (`/inventory/v1/inventory-tracking/containers`), lazily."""
-        return self._rows.iterate(self._rows.container, range(self.size.containers))
+        """Active containers (`/inventory/v1/inventory-tracking/containers`), lazily, after `mutate_inventory`."""
+        return self._inventory.containers()
+
+    def locations(self) -> list[Row]:
+        """Inventory locations (`/inventory/v1/inventory-definitions/locations`, key `locationId`)."""
+        return self._inventory.locations()
+
+    def container_moves(self, begin: datetime | None = None, end: datetime | None = None) -> Iterator[Row]:
+        """Container location moves whose (true) `adjustmentDate` is in `[begin, end)`, in time order."""
+        return self._inventory.moves(None if begin is None else to_us(begin), None if end is None else to_us(end))
+
+    def checksheets(self, begin: datetime, end: datetime) -> list[dict[str, object]]:
+        """Rows of the simulated `Checksheets_Get` data source with `Checksheet_Date` in `[begin, end)`."""
+        return self._inventory.checksheets(to_us(begin) // 1000, to_us(end) // 1000)
 
     # ---- history ---------------------------------------------------------------------------------------------
     def _history(self, stream: str, begin: datetime | None, end: datetime | None) -> Iterator[Row]:
@@ -349,7 +389,8 @@ class SimulatedPlant:
         Args:
             start: Start of the extracted history window (inclusive); default `self.start`.
             end: End of the window (exclusive); default `self.end`.
-            streams: The streams extracted (`master_data`, `jobs`, `production`, `scrap`, `workcenter_status`).
+            streams: The streams extracted (`master_data`, `jobs`, `production`, `scrap`, `workcenter_status`, and
+                the opt-in `INVENTORY_STREAMS`: `inventory`, `container_moves`, `datasource:checksheets`).
             on_missing_asset: `defer` (events linking a missing asset are held back: in `deferred`, not `events`)
                 or `skip_link` (written without that link).
 
@@ -394,6 +435,42 @@ class SimulatedPlant:
         revision = self.revision + 1
         salt = mix((seed if seed is not None else self.seed) ^ (revision << 40) ^ Kind.MUTATION)
         layer = MutationLayer(revision, salt, fraction, None if ids is None else frozenset(ids))
+        return SimulatedPlant(self.seed, self.pcn, self.size, _layers=(*self._rows.layers, layer))
+
+    def mutate_inventory(
+        self,
+        *,
+        consume: Collection[str] = (),
+        quantities: Mapping[str, float] | None = None,
+        fraction: float = 0.0,
+    ) -> SimulatedPlant:
+        """A new revision of this plant whose active containers changed (this plant is unchanged).
+
+        Args:
+            consume: Serial numbers of containers that are consumed (shipped, used up): they leave the snapshot.
+            quantities: `serialNo -> new quantity` for containers whose quantity changes.
+            fraction: Also consume this share of the remaining containers, chosen by hash (deterministic).
+
+        Raises:
+            ValueError: A serial number is not one of the plant's active containers, or `fraction` is outside [0, 1].
+        """
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"fraction must be within [0, 1], got {fraction}")
+        active = {row["serialNo"] for row in self.containers()}
+        unknown = sorted((set(consume) | set(quantities or {})) - active)
+        if unknown:
+            raise ValueError(f"not active containers of this plant: {', '.join(unknown[:5])}")
+        revision = self.revision + 1
+        salt = mix(self.seed ^ (revision << 40) ^ Kind.CONTAINER)
+        chosen = {serial for serial in active if mix(salt ^ zlib.crc32(serial.encode())) < fraction * 2.0**64}
+        layer = MutationLayer(
+            revision,
+            salt,
+            0.0,
+            frozenset(),
+            consumed=frozenset(consume) | frozenset(chosen),
+            quantities=tuple(sorted((quantities or {}).items())),
+        )
         return SimulatedPlant(self.seed, self.pcn, self.size, _layers=(*self._rows.layers, layer))
 
     def mutated_ids(self) -> frozenset[str]:
