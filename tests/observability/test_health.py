@@ -1,4 +1,4 @@
-"""The /healthz and /metrics server: status per stream, lifecycle, loopback binding."""
+"""The /healthz, /readyz and /metrics server: liveness with status per stream, readiness, lifecycle, binding."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def health(http: httpx.Client, server: HealthServer) -> tuple[int, dict[str, Any
     return response.status_code, response.json()
 
 
-def test_health_reports_starting_ok_degraded_and_recovery(http: httpx.Client) -> None:
+def test_liveness_reports_starting_ok_degraded_and_recovery_and_stays_200(http: httpx.Client) -> None:
     metrics = ExtractorMetrics()
     with start_metrics_server(MetricsSettings(port=0), metrics) as server:
         assert health(http, server) == (200, {"status": "starting", "last_success": None, "streams": {}})
@@ -44,7 +44,7 @@ def test_health_reports_starting_ok_degraded_and_recovery(http: httpx.Client) ->
         error = PlexAPIError(503, "Service Unavailable, header was Bearer abc.def.ghi", request_id="r-1")
         metrics.record_error("scrap", error, at=1_735_732_900.0)
         status, body = health(http, server)
-        assert status == 503
+        assert status == 200  # a failing stream is no reason to restart the process: readiness says it
         assert body["status"] == "degraded"
         assert body["last_success"] == "2025-01-01T12:00:00Z"
         streams = body["streams"]
@@ -72,7 +72,7 @@ def test_unknown_paths_and_index(http: httpx.Client) -> None:
     with HealthServer(ExtractorMetrics()) as server:
         assert http.get(f"{server.url}/nope").status_code == 404
         index = http.get(f"{server.url}/?x=1")
-        assert (index.status_code, index.text) == (200, "plex-cognite: /metrics /healthz\n")
+        assert (index.status_code, index.text) == (200, "plex-cognite: /metrics /healthz /readyz\n")
 
 
 def test_binds_loopback_and_releases_the_port() -> None:

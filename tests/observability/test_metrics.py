@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from plex_cognite.core.results import ItemFailure, WriteResult
+from plex_cognite.errors import PlexAPIError
 from plex_cognite.observability.health import HealthServer
 from plex_cognite.observability.metrics import ExtractorMetrics
 from plex_cognite.resilience import CircuitBreaker, CircuitOpenError, ManualClock
@@ -67,8 +68,8 @@ def test_recorded_counts_are_scraped(metrics: ExtractorMetrics, server: HealthSe
         key = labels(api="plex", endpoint="/production/v1/production-history", status=status)
         assert samples[("plex_cognite_requests_total", key)] == 1
     assert samples[("plex_cognite_retries_total", labels(api="plex"))] == 1
-    assert samples[("plex_cognite_cache_hits_total", labels(cache="assets"))] == 7
-    assert samples[("plex_cognite_cache_misses_total", labels(cache="assets"))] == 2
+    assert samples[("plex_cognite_cache_hits_total", labels(cache="assets", tier="process"))] == 7
+    assert samples[("plex_cognite_cache_misses_total", labels(cache="assets", tier="process"))] == 2
 
 
 def test_sink_hook_counts_outcomes_and_latency(
@@ -147,11 +148,14 @@ def test_time_batch_and_run_outcomes(metrics: ExtractorMetrics) -> None:
     with metrics.time_batch("assets"):
         pass
     metrics.record_success("jobs", at=1_700_000_000.0)
-    metrics.record_error("scrap", "timeout")
+    metrics.record_error("scrap", "timeout", seconds=3.0)
+    metrics.record_error("jobs", PlexAPIError(401, "Unauthorized"))
 
     assert metrics.value("batch_latency_seconds_count", resource="assets") == 1
     assert metrics.value("last_success_timestamp_seconds", stream="jobs") == 1_700_000_000.0
-    assert metrics.value("errors_total", stream="scrap") == 1
+    assert metrics.value("errors_total", stream="scrap", category="unknown") == 1
+    assert metrics.value("errors_total", stream="jobs", category="fatal") == 1
+    assert metrics.value("extraction_duration_seconds_count", stream="scrap") == 1
 
 
 def test_openmetrics_and_process_metrics_on_request() -> None:

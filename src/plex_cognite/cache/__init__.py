@@ -7,7 +7,7 @@ All implement `plex_cognite.typing.CacheBackend` and expose their counters as `s
 
 from __future__ import annotations
 
-from plex_cognite.cache._stats import CacheStats, SupportsCacheStats
+from plex_cognite._cache_stats import CacheStats, SupportsCacheStats
 from plex_cognite.cache.factory import build_cache
 from plex_cognite.cache.memory import MemoryCache
 from plex_cognite.cache.redis import RedisCache

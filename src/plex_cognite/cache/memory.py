@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from cachetools import TLRUCache
 
-from plex_cognite.cache._stats import CacheStats, StatsCounter
+from plex_cognite._cache_stats import CacheStats, StatsCounter
 from plex_cognite.errors import ConfigurationError
 from plex_cognite.typing import CacheValue
 

@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from plex_cognite._cache_stats import CacheStats, StatsCounter
 from plex_cognite.cache._codec import decode_value, encode_key, encode_value
-from plex_cognite.cache._stats import CacheStats, StatsCounter
 from plex_cognite.errors import ConfigurationError
 from plex_cognite.observability.logs import get_logger
 from plex_cognite.resilience._redis import OutageBackoff, open_client, redis_exceptions

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
-from plex_cognite.cache._stats import CacheStats, StatsCounter, SupportsCacheStats
+from plex_cognite._cache_stats import CacheStats, StatsCounter, SupportsCacheStats
 from plex_cognite.typing import CacheBackend, CacheValue
 
 __all__ = ["SupportsTTLRead", "TieredCache"]

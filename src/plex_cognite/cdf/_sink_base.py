@@ -57,7 +57,8 @@ class SinkBase:
         client: The cognite-sdk client (`AsyncCogniteClient`, or a `CogniteClient` whose async client is used).
         concurrency: Requests in flight at once for this sink (across concurrent `write` calls).
         retry: Batch retry policy (default: `RetryPolicy()` from `plex_cognite.resilience`).
-        metrics: Optional object with `record_sink_write(resource, result, seconds)`.
+        metrics: Optional object with `record_sink_write(resource, result, seconds)`; when it also has
+            `request_recorder(api)` (as `ExtractorMetrics` does), every CDF call is timed through it.
     """
 
     resource = "unknown"
@@ -73,7 +74,8 @@ class SinkBase:
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         self.client = async_client_of(client)
-        self.api = CdfApi(self.client)
+        recorder = getattr(metrics, "request_recorder", None)
+        self.api = CdfApi(self.client, on_request=recorder("cdf") if callable(recorder) else None)
         self.concurrency = concurrency
         self.retry: BatchRetry = retry if retry is not None else default_retry()
         self.metrics = metrics

@@ -18,6 +18,8 @@ because the SDK does not retry a 500 there either.
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar, cast
@@ -27,9 +29,28 @@ from cognite.client.exceptions import CogniteAPIError, CogniteDuplicatedError, C
 
 from plex_cognite.core.results import ItemFailure, WriteResult
 
-__all__ = ["BatchRetry", "CdfApi", "ResourceSpec", "UpsertOutcome", "diff_update", "upsert_chunk"]
+__all__ = [
+    "BatchRetry",
+    "CdfApi",
+    "CdfRequestRecorder",
+    "ResourceSpec",
+    "UpsertOutcome",
+    "cdf_endpoint_label",
+    "diff_update",
+    "upsert_chunk",
+]
 
 _T = TypeVar("_T")
+
+#: Told after every call: endpoint template, status (or `"error"`), seconds (`ExtractorMetrics.request_recorder`).
+CdfRequestRecorder = Callable[[str, "int | str", float], None]
+_RAW_NAMES = re.compile(r"^/raw/dbs/[^/]+/tables/[^/]+")
+
+
+def cdf_endpoint_label(path: str) -> str:
+    """A project-relative API path as a bounded metrics label (RAW database and table names become templates)."""
+    return _RAW_NAMES.sub("/raw/dbs/{db}/tables/{table}", path)
+
 
 FieldKind = Literal["scalar", "map", "id_set", "create_only"]
 
@@ -65,18 +86,34 @@ class CdfApi:
     and parsing SDK objects, which matters at hundreds of thousands of items.
     """
 
-    def __init__(self, client: AsyncCogniteClient) -> None:
+    def __init__(self, client: AsyncCogniteClient, on_request: CdfRequestRecorder | None = None) -> None:
         self.client = client
         self.prefix = f"/api/v1/projects/{client.config.project}"
+        self.on_request = on_request
 
     async def post(self, path: str, body: dict[str, Any], params: dict[str, Any] | None = None) -> Any:
         """POST `body` to `path` (relative to the project) and return the parsed JSON answer."""
-        response = await self.client.post(self.prefix + path, json=body, params=params)
+        response = await self._post(path, body, params)
         return response.json()
 
     async def post_no_answer(self, path: str, body: dict[str, Any], params: dict[str, Any] | None = None) -> None:
         """POST without parsing the answer (creates whose answer we do not need)."""
-        await self.client.post(self.prefix + path, json=body, params=params)
+        await self._post(path, body, params)
+
+    async def _post(self, path: str, body: dict[str, Any], params: dict[str, Any] | None) -> Any:
+        if self.on_request is None:
+            return await self.client.post(self.prefix + path, json=body, params=params)
+        started = time.perf_counter()
+        status: int | str = "error"
+        try:
+            response = await self.client.post(self.prefix + path, json=body, params=params)
+            status = response.status_code
+            return response
+        except CogniteAPIError as exc:
+            status = exc.code
+            raise
+        finally:
+            self.on_request(cdf_endpoint_label(path), status, time.perf_counter() - started)
 
 
 def _same(kind: FieldKind, wanted: Any, current: Any) -> bool:

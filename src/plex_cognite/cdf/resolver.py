@@ -30,7 +30,9 @@ from typing import Any, Generic, TypeVar, cast, overload
 from cognite.client import AsyncCogniteClient, CogniteClient
 from cognite.client.data_classes import Asset
 
+from plex_cognite._cache_stats import CacheStats, StatsCounter, stats_by_tier
 from plex_cognite.cdf._batching import MicroBatcher, PerLoop
+from plex_cognite.cdf._upsert import CdfRequestRecorder
 from plex_cognite.cdf.client import async_client_of
 from plex_cognite.core.sync import run_on_bridge
 from plex_cognite.typing import AssetId, CacheBackend, ExternalId
@@ -136,6 +138,9 @@ class AssetIDResolver(Generic[ModeT]):
         )
         self.requests = 0
         """`byids` requests this resolver sent (for metrics and tests)."""
+        self.on_request: CdfRequestRecorder | None = None
+        """Told about every `byids` call (endpoint, status, seconds); `ExtractorMetrics.watch_resolver` sets it."""
+        self._process_stats = StatsCounter()
 
     @property
     def is_sync(self) -> bool:
@@ -146,6 +151,14 @@ class AssetIDResolver(Generic[ModeT]):
     def project(self) -> str:
         """The CDF project of the client."""
         return self._project
+
+    @property
+    def cache_stats(self) -> dict[str, CacheStats]:
+        """Hits and misses per tier: `process` (this resolver's own map), then the shared cache's tiers."""
+        tiers = {"process": self._process_stats.snapshot()}
+        if self._cache is not None:
+            tiers.update(stats_by_tier(self._cache))
+        return tiers
 
     @property
     def async_client(self) -> AsyncCogniteClient:
@@ -176,6 +189,7 @@ class AssetIDResolver(Generic[ModeT]):
                 result[xid] = known
             elif self._unknown_until.get(xid, 0.0) <= now:
                 cold.append(xid)
+        self._process_stats.add(hits=len(result), misses=len(cold))
         if cold:
             await _collect(self._by_xid.get().submit(cold), result)
         return result
@@ -425,7 +439,16 @@ class AssetIDResolver(Generic[ModeT]):
     async def _byids(self, identifiers: list[dict[str, Any]]) -> list[dict[str, Any]]:
         # POST /assets/byids is retryable in the SDK (429/5xx/connection errors): no second retry layer here.
         self.requests += 1
-        response = await self._async_client.post(self._byids_url, json={"items": identifiers, "ignoreUnknownIds": True})
+        body = {"items": identifiers, "ignoreUnknownIds": True}
+        if self.on_request is None:
+            response = await self._async_client.post(self._byids_url, json=body)
+        else:
+            started, status = time.perf_counter(), "error"
+            try:
+                response = await self._async_client.post(self._byids_url, json=body)
+                status = str(response.status_code)
+            finally:
+                self.on_request("/assets/byids", status, time.perf_counter() - started)
         return cast("list[dict[str, Any]]", response.json()["items"])
 
 

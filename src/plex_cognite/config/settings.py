@@ -261,7 +261,6 @@ class CogniteSettings(_Section):
         10.0, ge=0, description="Seconds `run` and `check` keep retrying a refused connection before failing."
     )
     data_set_external_id: str | None = None
-    extraction_pipeline_external_id: str | None = None
     data_set_id: int | None = None
     write_concurrency: int = Field(4, ge=1, le=64)
     raw_database: str = Field("plex", min_length=1, description="RAW database for RAW rows extractors write.")
@@ -280,6 +279,13 @@ class CogniteSettings(_Section):
     def writes_nodes(self) -> bool:
         """Whether Core Data Model nodes are written (`sink` is `datamodeling` or `both`)."""
         return self.sink in ("datamodeling", "both")
+
+    extraction_pipeline_external_id: str | None = Field(
+        None, description="Report runs (success, failure, seen heartbeats) to this CDF extraction pipeline."
+    )
+    extraction_pipeline_heartbeat: PositiveDuration = Field(
+        timedelta(minutes=10), description="Continuous mode: time between `seen` heartbeats to the pipeline."
+    )
 
     @property
     def auth_mode(self) -> Literal["token", "client_credentials"]:
@@ -408,11 +414,23 @@ class CacheSettings(_Section):
 
 
 class MetricsSettings(_Section):
-    """Prometheus /metrics and /healthz endpoint."""
+    """Prometheus /metrics, /healthz and /readyz endpoint, and an optional Pushgateway for `--once` runs."""
 
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(9108, ge=0, le=65535, description="0 picks a free port.")
+    pushgateway_url: str | None = Field(
+        None, description="Prometheus Pushgateway to push to after each --once run, e.g. http://pushgateway:9091."
+    )
+    pushgateway_job: str = Field("plex-cognite", min_length=1, description="The `job` grouping label of pushes.")
+    pushgateway_instance: str | None = Field(
+        None, description="The `instance` grouping label of pushes (one group per extractor deployment)."
+    )
+    ready_max_age: PositiveDuration | None = Field(
+        None,
+        description="/readyz turns 503 when the last successful pass is older than this; default twice "
+        "extraction.interval.",
+    )
 
 
 class LoggingSettings(_Section):

@@ -22,6 +22,7 @@ Guarantees, whichever way an extractor writes:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from abc import ABC, abstractmethod
 from collections import defaultdict
@@ -34,19 +35,32 @@ from plex_cognite.core._ledger import StreamLedger
 from plex_cognite.core._ordered import ordered_fetch
 from plex_cognite.core.bound_sink import BoundSink
 from plex_cognite.core.context import ExtractorContext
-from plex_cognite.core.report import StreamReport
+from plex_cognite.core.report import ReplayOutcome, StreamReport
 from plex_cognite.core.state import StreamState
 from plex_cognite.core.windows import plan_windows
 from plex_cognite.errors import CogniteWriteError, RecordValidationError
 from plex_cognite.typing import DeadLetter, JSONValue, KeyedItem, Sink, Source, TimeWindow, Transform
 
-__all__ = ["BaseExtractor", "BoundSink", "ExtractorContext", "StreamExtractor", "StreamReport"]
+__all__ = [
+    "BaseExtractor",
+    "BoundSink",
+    "ExtractorContext",
+    "ReplayOutcome",
+    "ReplayUnsupportedError",
+    "StreamExtractor",
+    "StreamReport",
+]
 
 RecordT = TypeVar("RecordT")
 ItemT = TypeVar("ItemT", bound=KeyedItem)
 MappedT = TypeVar("MappedT")
 
+
 #: Reads one history window: an awaitable of all its records, or an async iterable of record batches.
+class ReplayUnsupportedError(Exception):
+    """An extractor cannot replay a dead letter from its payload (the letter stays in the store)."""
+
+
 WindowFetch = Callable[[TimeWindow], Awaitable[Sequence[RecordT]] | AsyncIterable[Sequence[RecordT]]]
 
 
@@ -260,11 +274,19 @@ class BaseExtractor(ABC):
 
     # -- records ---------------------------------------------------------------------------------------------------
 
-    def map_records(self, records: Sequence[RecordT], transform: Callable[[RecordT], MappedT]) -> list[MappedT]:
+    def map_records(
+        self, records: Sequence[RecordT], transform: Callable[[RecordT], MappedT], *, stream: str | None = None
+    ) -> list[MappedT]:
         """Map records read from the source, counting them in `report.read`.
 
         A record `transform` rejects with `RecordValidationError` becomes a dead letter (payload: the error's
         payload, else the record) and is left out of the result.
+
+        Args:
+            records: The records.
+            transform: Record -> item (or anything).
+            stream: The stream its dead letters are filed under (default `self.stream`), so a replay knows what
+                the payload is (for example `parts` within `master_data`).
         """
         self.report.read += len(records)
         mapped: list[MappedT] = []
@@ -272,7 +294,7 @@ class BaseExtractor(ABC):
             try:
                 mapped.append(transform(record))
             except RecordValidationError as error:
-                self.dead_letter(_payload(record, error), error.reason, error="RecordValidationError")
+                self.dead_letter(_payload(record, error), error.reason, stream=stream, error="RecordValidationError")
         return mapped
 
     def dead_letter(self, payload: object, reason: str, *, stream: str | None = None, error: str | None = None) -> None:
@@ -291,6 +313,65 @@ class BaseExtractor(ABC):
 
     def _reject_item(self, payload: JSONValue, reason: str) -> None:
         self.dead_letter(payload, reason, error="ItemRejected")
+
+    # -- replaying dead letters ------------------------------------------------------------------------------------
+
+    def replay_writes(self, letter: DeadLetter) -> Sequence[tuple[BoundSink[Any], Sequence[KeyedItem]]]:
+        """The writes that replay one dead letter through the current mapping (override to support replay).
+
+        Rebuild the record from `letter.payload` (the raw Plex row, or the record a transform rejected), map it,
+        and say which bound sink takes the items.
+
+        Raises:
+            RecordValidationError: The payload still cannot be mapped (its new reason is kept on the letter).
+            ReplayUnsupportedError: This extractor cannot replay that letter from its payload.
+        """
+        raise ReplayUnsupportedError(f"the {self.stream} stream does not replay dead letters from their payload")
+
+    async def replay(self, letters: Sequence[DeadLetter]) -> ReplayOutcome:
+        """Re-process dead letters through the current mapping and write what now passes.
+
+        Runs like `run()` (state loaded, writes accounted, held items kept, state committed), but its records come
+        from the letters' payloads instead of the source.
+
+        Args:
+            letters: Letters of this extractor's streams (`dead_letter_streams()`), for its PCN.
+
+        Returns:
+            Which letters were written (remove them from the store), which still fail (with their new reason), and
+            which this extractor cannot replay.
+        """
+        outcome = ReplayOutcome(self.pcn, self.stream)
+        state = await self.context.state_store.load(self.pcn, self.stream)
+        ledger = self._ledger = StreamLedger(self.context, self.stream, state, outcome.report, self._reject_item)
+        try:
+            async with ledger.exit_stack:
+                for letter in letters:
+                    await self._replay_one(letter, ledger, outcome)
+            await ledger.commit()
+        finally:
+            self._ledger = None
+        return outcome
+
+    async def _replay_one(self, letter: DeadLetter, ledger: StreamLedger, outcome: ReplayOutcome) -> None:
+        try:
+            writes = self.replay_writes(letter)
+        except RecordValidationError as error:
+            outcome.still_failing.append(dataclasses.replace(letter, reason=error.reason, at=datetime.now(UTC)))
+            return
+        except ReplayUnsupportedError as error:
+            outcome.unsupported.append((letter, str(error)))
+            return
+        ledger.report.read += 1
+        failures_before = ledger.transient_failures
+        for bound, items in writes:
+            await bound.write(items)
+        if ledger.transient_failures != failures_before:
+            outcome.still_failing.append(
+                dataclasses.replace(letter, reason=f"CDF write failed: {ledger.report.last_failure}")
+            )
+        else:
+            outcome.replayed.append(letter)
 
     # -- held items ------------------------------------------------------------------------------------------------
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["StreamReport"]
+from plex_cognite.typing import DeadLetter
+
+__all__ = ["ReplayOutcome", "StreamReport"]
 
 
 @dataclass(slots=True)
@@ -59,3 +61,27 @@ class StreamReport:
         data = dataclasses.asdict(self)
         data["position"] = None if self.position is None else self.position.isoformat()
         return data
+
+
+@dataclass
+class ReplayOutcome:
+    """What replaying one stream's dead letters did.
+
+    Attributes:
+        pcn: The PCN.
+        stream: The extractor's stream.
+        replayed: Letters whose records now passed and were written (or held for a missing asset): remove them.
+        still_failing: Letters whose records still fail, with their new reason: keep them.
+        unsupported: Letters this extractor cannot replay from their payload, with why: keep them.
+        report: The writes the replay made.
+    """
+
+    pcn: str
+    stream: str
+    replayed: list[DeadLetter] = field(default_factory=list)
+    still_failing: list[DeadLetter] = field(default_factory=list)
+    unsupported: list[tuple[DeadLetter, str]] = field(default_factory=list)
+    report: StreamReport = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.report = StreamReport(self.pcn, self.stream)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from plex_cognite.core.bound_sink import BoundSink
 from plex_cognite.typing import KeyedItem, TimeWindow
@@ -66,6 +66,15 @@ class SinkPair(Generic[ClassicT, NodeT]):
                 group.create_task(self.classic.write(items.classic, window=window))
             if self.nodes is not None and items.nodes:
                 group.create_task(self.nodes.write(items.nodes, window=window))
+
+    def writes(self, items: PairedItems[ClassicT, NodeT]) -> list[tuple[BoundSink[Any], Sequence[KeyedItem]]]:
+        """The (sink, items) writes of both halves (the form `replay_writes` returns)."""
+        writes: list[tuple[BoundSink[Any], Sequence[KeyedItem]]] = []
+        if self.classic is not None and items.classic:
+            writes.append((self.classic, items.classic))
+        if self.nodes is not None and items.nodes:
+            writes.append((self.nodes, items.nodes))
+        return writes
 
     async def put(self, items: PairedItems[ClassicT, NodeT], *, window: TimeWindow | None = None) -> None:
         """Queue both halves for pipelined writes (see `BoundSink.put`); `window` waits for both."""

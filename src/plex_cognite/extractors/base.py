@@ -34,7 +34,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
+
+import pydantic
 
 from plex_cognite.cdf.datamodeling import MAX_NODES_PER_REQUEST, NodeContext, NodeItem
 from plex_cognite.cdf.items import AssetItem, DatapointsItem, EventItem, RawRowItem, TimeSeriesItem
@@ -45,11 +47,12 @@ from plex_cognite.core.bound_sink import BoundSink
 from plex_cognite.core.context import ExtractorContext
 from plex_cognite.core.extractor import BaseExtractor
 from plex_cognite.extractors._paired import PairedItems, SinkPair
+from plex_cognite.extractors._replay import record_from_letter
 from plex_cognite.extractors._transforms import MappingContext
 from plex_cognite.extractors.resources import ExtractorResources, context_for, open_resources
 from plex_cognite.observability.logs import get_logger
 from plex_cognite.plex.pcn_client import PcnPlexClient
-from plex_cognite.typing import JSONValue, KeyedItem, Pcn, StateStore
+from plex_cognite.typing import DeadLetter, JSONValue, KeyedItem, Pcn, StateStore
 
 if TYPE_CHECKING:
     import structlog
@@ -222,6 +225,8 @@ class AsyncBaseExtractor(BaseExtractor):
         records: Sequence[RecordT],
         classic: Callable[[RecordT], ClassicT],
         node: Callable[[RecordT, ClassicT], NodeT],
+        *,
+        stream: str | None = None,
     ) -> PairedItems[ClassicT, NodeT]:
         """Map each record once to its classic item and, when `cdf.sink` writes nodes, to its node.
 
@@ -233,22 +238,25 @@ class AsyncBaseExtractor(BaseExtractor):
             records: Records read from the source (counted in `report.read`).
             classic: Record -> classic item.
             node: (record, classic item) -> node.
+            stream: The stream dead letters are filed under (see `map_records`).
 
         Returns:
             The classic items and the nodes (none unless nodes are written); write them with a `SinkPair`.
         """
-        with_nodes = self.settings.cdf.writes_nodes
-
-        def both(record: RecordT) -> tuple[ClassicT, NodeT | None]:
-            item = classic(record)
-            return item, node(record, item) if with_nodes else None
-
         paired: PairedItems[ClassicT, NodeT] = PairedItems()
-        for item, mapped_node in self.map_records(records, both):
-            paired.classic.append(item)
-            if mapped_node is not None:
-                paired.nodes.append(mapped_node)
+        for one in self.map_records(records, lambda record: self.pair_one(record, classic, node), stream=stream):
+            paired += one
         return paired
+
+    def pair_one(
+        self, record: RecordT, classic: Callable[[RecordT], ClassicT], node: Callable[[RecordT, ClassicT], NodeT]
+    ) -> PairedItems[ClassicT, NodeT]:
+        """One record's classic item and (when `cdf.sink` writes nodes) its node; a mapping error propagates.
+
+        For a replay (`replay_writes`), where a record that still fails must say why; `map_pair` maps batches.
+        """
+        item = classic(record)
+        return PairedItems([item], [node(record, item)] if self.settings.cdf.writes_nodes else [])
 
     def bound_sink(self, name: str) -> BoundSink[Any] | None:
         """The sink bound under `name`, or None."""
@@ -282,6 +290,10 @@ class MappedExtractor(AsyncBaseExtractor, Generic[RecordT, ItemT]):
     """
 
     default_transform: Callable[[Any, MappingContext], Any]
+    #: The Plex record type the transform takes (what a replay rebuilds from a dead letter's payload).
+    record_model: type[pydantic.BaseModel]
+    #: The bound sink the mapped items go to.
+    item_sink: ClassVar[str] = "events"
 
     def __init__(
         self,
@@ -296,3 +308,9 @@ class MappedExtractor(AsyncBaseExtractor, Generic[RecordT, ItemT]):
     def transform(self, record: RecordT) -> ItemT:
         """Map one record (override to change the mapping in a subclass)."""
         return self._transform(record, self.mapping)
+
+    def replay_writes(self, letter: DeadLetter) -> Sequence[tuple[BoundSink[Any], Sequence[KeyedItem]]]:
+        """Rebuild the record from the letter's payload, map it with the current transform, write it to `item_sink`."""
+        record: Any = record_from_letter(self.record_model, letter)  # an instance of RecordT, by `record_model`
+        item: Any = self.transform(record)
+        return [(self._bound[self.item_sink], [item])]

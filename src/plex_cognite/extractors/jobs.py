@@ -10,13 +10,17 @@ part (and building) nodes; a part node that does not exist yet is created empty 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from plex_cognite.cdf.datamodeling import ActivityNode, job_activity
 from plex_cognite.cdf.items import EventItem
+from plex_cognite.core.bound_sink import BoundSink
+from plex_cognite.extractors._replay import record_from_letter
 from plex_cognite.extractors._transforms import job_event
 from plex_cognite.extractors.base import MappedExtractor
 from plex_cognite.plex.models import Job
+from plex_cognite.typing import DeadLetter, KeyedItem
 
 __all__ = ["JobsExtractor"]
 
@@ -29,10 +33,16 @@ class JobsExtractor(MappedExtractor[Job, EventItem]):
 
     stream: ClassVar[str] = "jobs"
     default_transform = staticmethod(job_event)
+    record_model = Job
 
     def transform_activity(self, job: Job, event: EventItem) -> ActivityNode:
         """Map one job to its activity node (`event` is its classic event, for overrides that build on it)."""
         return job_activity(job, self.node_mapping)
+
+    def replay_writes(self, letter: DeadLetter) -> Sequence[tuple[BoundSink[Any], Sequence[KeyedItem]]]:
+        """Rebuild the job from the letter's payload; write its event and/or activity, per `cdf.sink`."""
+        sinks = self.sinks.paired(self.sinks.events, self.sinks.nodes)
+        return sinks.writes(self.pair_one(record_from_letter(Job, letter), self.transform, self.transform_activity))
 
     async def extract(self) -> None:
         """Read every job and write the changed ones."""

@@ -11,13 +11,16 @@ replaced mapping shows in both.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import ClassVar
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
-from plex_cognite.cdf.datamodeling import NodeItem, asset_node, plex_source_system
+from plex_cognite.cdf.datamodeling import AssetNode, NodeItem, asset_node, plex_source_system
 from plex_cognite.cdf.items import AssetItem
+from plex_cognite.core.bound_sink import BoundSink
 from plex_cognite.core.context import ExtractorContext
+from plex_cognite.core.extractor import ReplayUnsupportedError
 from plex_cognite.extractors._paired import PairedItems
+from plex_cognite.extractors._replay import record_from_letter
 from plex_cognite.extractors._transforms import (
     MappingContext,
     building_asset,
@@ -29,6 +32,7 @@ from plex_cognite.extractors._transforms import (
 from plex_cognite.extractors.base import AsyncBaseExtractor
 from plex_cognite.extractors.resources import ExtractorResources
 from plex_cognite.plex.models import Building, Part, Workcenter
+from plex_cognite.typing import DeadLetter, KeyedItem
 
 __all__ = ["MasterDataExtractor"]
 
@@ -97,16 +101,43 @@ class MasterDataExtractor(AsyncBaseExtractor):
     async def extract(self) -> None:
         """Write the upper levels (plant, catalog, buildings, workcenters) in one write, then the parts."""
         sinks = self.sinks.paired(self.sinks.assets, self.sinks.nodes)
-        ctx = self.node_mapping
         upper = self.root_items()
         async for buildings in self.plex.iter_buildings():
-            upper += self.map_pair(buildings, self.transform_building, lambda b, item: asset_node(item, ctx, b.id))
+            upper += self.map_pair(buildings, self.transform_building, self.building_node, stream="buildings")
         async for workcenters in self.plex.iter_workcenters():
-            upper += self.map_pair(
-                workcenters, self.transform_workcenter, lambda wc, item: asset_node(item, ctx, wc.workcenter_id)
-            )
+            upper += self.map_pair(workcenters, self.transform_workcenter, self.workcenter_node, stream="workcenters")
         # One write orders the hierarchy parents first (a small plant's upper levels cost a single request), and
         # it is acknowledged before any part is queued, so every part's parent exists.
         await sinks.write(upper)
         async for parts in self.plex.iter_parts():
-            await sinks.put(self.map_pair(parts, self.transform_part, lambda p, item: asset_node(item, ctx, p.id)))
+            await sinks.put(self.map_pair(parts, self.transform_part, self.part_node, stream="parts"))
+
+    def building_node(self, building: Building, asset: AssetItem) -> AssetNode:
+        """The node of a building (describing its classic asset)."""
+        return asset_node(asset, self.node_mapping, building.id)
+
+    def workcenter_node(self, workcenter: Workcenter, asset: AssetItem) -> AssetNode:
+        """The node of a workcenter (describing its classic asset)."""
+        return asset_node(asset, self.node_mapping, workcenter.workcenter_id)
+
+    def part_node(self, part: Part, asset: AssetItem) -> AssetNode:
+        """The node of a part (describing its classic asset)."""
+        return asset_node(asset, self.node_mapping, part.id)
+
+    def replay_writes(self, letter: DeadLetter) -> Sequence[tuple[BoundSink[Any], Sequence[KeyedItem]]]:
+        """Rebuild a building, workcenter or part from the letter's payload; write its asset and/or node."""
+        sinks = self.sinks.paired(self.sinks.assets, self.sinks.nodes)
+        match letter.stream:
+            case "buildings":
+                return sinks.writes(
+                    self.pair_one(record_from_letter(Building, letter), self.transform_building, self.building_node)
+                )
+            case "workcenters":
+                workcenter = record_from_letter(Workcenter, letter)
+                return sinks.writes(self.pair_one(workcenter, self.transform_workcenter, self.workcenter_node))
+            case "parts":
+                return sinks.writes(
+                    self.pair_one(record_from_letter(Part, letter), self.transform_part, self.part_node)
+                )
+            case _:
+                raise ReplayUnsupportedError(f"no record type for master-data letters of stream {letter.stream!r}")

@@ -13,12 +13,14 @@ and the node datapoints were acknowledged.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import ClassVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, ClassVar
 
 from plex_cognite.cdf.datamodeling import NodeItem, series_node
 from plex_cognite.cdf.items import TimeSeriesItem
+from plex_cognite.core.bound_sink import BoundSink
 from plex_cognite.core.context import ExtractorContext
+from plex_cognite.core.extractor import ReplayUnsupportedError
 from plex_cognite.extractors._paired import PairedItems
 from plex_cognite.extractors._transforms import (
     MappingContext,
@@ -30,7 +32,7 @@ from plex_cognite.extractors._transforms import (
 from plex_cognite.extractors.base import AsyncBaseExtractor
 from plex_cognite.extractors.resources import ExtractorResources
 from plex_cognite.plex.models import ProductionEntry, ScrapEntry, Workcenter
-from plex_cognite.typing import TimeWindow
+from plex_cognite.typing import DeadLetter, KeyedItem, TimeWindow
 
 __all__ = ["ProductionExtractor", "ScrapExtractor"]
 
@@ -70,6 +72,16 @@ class ProductionExtractor(AsyncBaseExtractor):
     def transform_series(self, workcenter: Workcenter) -> TimeSeriesItem:
         """Map one workcenter to its series."""
         return self._series(workcenter, self.mapping)
+
+    def replay_writes(self, letter: DeadLetter) -> Sequence[tuple[BoundSink[Any], Sequence[KeyedItem]]]:
+        """Not from the payload: quantities are summed over a whole window, so one entry cannot be written alone.
+
+        A fixed row is picked up by reading its window again (`extraction.lookback`, or a backfill).
+        """
+        raise ReplayUnsupportedError(
+            f"{self.stream} quantities are summed per window; read the window of this entry again (lookback or "
+            "backfill) once the row or the mapping is fixed"
+        )
 
     def window_sums(self, series_of: dict[str, str]) -> QuantitySums:
         """The accumulator for one window's entries (override to map entries differently)."""

@@ -24,6 +24,7 @@ class WorkcenterStatusExtractor(MappedExtractor[WorkcenterStatusEntry, EventItem
 
     stream: ClassVar[str] = "workcenter_status"
     default_transform = staticmethod(workcenter_status_event)
+    record_model = WorkcenterStatusEntry
 
     async def extract(self) -> None:
         """Read and write every window not yet done (plus the lookback tail); nothing without classic resources."""

@@ -1,117 +1,56 @@
-"""A tiny HTTP endpoint for Prometheus (`/metrics`) and health checks (`/healthz`), on a background thread.
+"""A tiny HTTP endpoint for Prometheus (`/metrics`), liveness (`/healthz`) and readiness (`/readyz`).
 
 ```python
-metrics = ExtractorMetrics()
+metrics = ExtractorMetrics(readiness=Readiness(max_age_s=2 * 3600))
 with start_metrics_server(settings.metrics, metrics) as server:   # binds 127.0.0.1 by default
     print(server.url)                                             # http://127.0.0.1:9108
-    metrics.record_success("production")
+    metrics.readiness.mark_pass_succeeded()
 ```
 
-`/healthz` answers JSON:
+`/healthz` (liveness: the process answers) is always HTTP 200 while the server runs, with the latest outcome per
+stream as detail:
 
 ```json
 {"status": "ok", "last_success": "2025-01-01T12:00:00Z",
  "streams": {"production": {"last_success": "2025-01-01T12:00:00Z", "last_error": null}}}
 ```
 
-`status` is `starting` until the first outcome, `degraded` (HTTP 503) while any stream's latest outcome is an
-error, else `ok` (HTTP 200). Error messages are cut to 300 characters and have inline credentials masked.
+`status` is `starting` until the first outcome, `degraded` while any stream's latest outcome is an error, else `ok`.
+A failing stream is not a reason to restart the process, so it never turns liveness red; readiness tells.
+
+`/readyz` (readiness) is HTTP 200 when `metrics.readiness` is ready, else 503, with the reasons
+(see `Readiness` for the rules):
+
+```json
+{"ready": false, "reasons": ["circuit breaker plex-connect is open"],
+ "last_success": "2025-01-01T12:00:00Z", "breakers": {"plex-connect": "open"}}
+```
+
+Error messages are cut to 300 characters and have inline credentials masked.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client.exposition import choose_encoder
 
-from plex_cognite.observability.logs import get_logger, redact_text
+from plex_cognite.observability._health_state import HealthState, Readiness
+from plex_cognite.observability.logs import get_logger
+from plex_cognite.observability.metrics import ExtractorMetrics
 
 if TYPE_CHECKING:
     from plex_cognite.config import MetricsSettings
-    from plex_cognite.observability.metrics import ExtractorMetrics
 
-__all__ = ["HealthServer", "HealthState", "start_metrics_server"]
+__all__ = ["HealthServer", "HealthState", "Readiness", "start_metrics_server"]
 
 _log = get_logger(__name__)
-_RUN = "all"
-_MAX_MESSAGE = 300
-
-
-def _iso(moment: float | None) -> str | None:
-    if moment is None:
-        return None
-    return datetime.fromtimestamp(moment, UTC).isoformat().replace("+00:00", "Z")
-
-
-@dataclass(slots=True)
-class _StreamHealth:
-    last_success: float | None = None
-    error_message: str | None = None
-    error_type: str | None = None
-    error_at: float | None = None
-
-    @property
-    def failing(self) -> bool:
-        return self.error_at is not None and (self.last_success is None or self.error_at >= self.last_success)
-
-
-class HealthState:
-    """Thread-safe record of the latest success and error per stream (`None` = the run as a whole)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._streams: dict[str, _StreamHealth] = {}
-
-    def record_success(self, stream: str | None = None, *, at: float | None = None) -> None:
-        """Note a successful pass of `stream` at Unix time `at` (default now)."""
-        moment = datetime.now(UTC).timestamp() if at is None else at
-        with self._lock:
-            self._streams.setdefault(stream or _RUN, _StreamHealth()).last_success = moment
-
-    def record_error(self, stream: str | None, error: BaseException | str, *, at: float | None = None) -> None:
-        """Note a failed pass of `stream` (its message is shortened and scrubbed of inline credentials)."""
-        moment = datetime.now(UTC).timestamp() if at is None else at
-        message = redact_text(str(error))
-        if len(message) > _MAX_MESSAGE:
-            message = message[: _MAX_MESSAGE - 3] + "..."
-        with self._lock:
-            entry = self._streams.setdefault(stream or _RUN, _StreamHealth())
-            entry.error_message = message
-            entry.error_type = type(error).__name__ if isinstance(error, BaseException) else None
-            entry.error_at = moment
-
-    def snapshot(self) -> dict[str, Any]:
-        """The `/healthz` document: `status`, `last_success` (latest of any stream) and per-stream detail."""
-        with self._lock:
-            streams = {name: dataclasses.replace(entry) for name, entry in self._streams.items()}
-        successes = [entry.last_success for entry in streams.values() if entry.last_success is not None]
-        if not streams:
-            status = "starting"
-        elif any(entry.failing for entry in streams.values()):
-            status = "degraded"
-        else:
-            status = "ok"
-        return {
-            "status": status,
-            "last_success": _iso(max(successes)) if successes else None,
-            "streams": {
-                name: {
-                    "last_success": _iso(entry.last_success),
-                    "last_error": None
-                    if entry.error_at is None
-                    else {"message": entry.error_message, "type": entry.error_type, "at": _iso(entry.error_at)},
-                }
-                for name, entry in sorted(streams.items())
-            },
-        }
+_INDEX = b"plex-cognite: /metrics /healthz /readyz\n"
 
 
 def _handler_for(metrics: ExtractorMetrics) -> type[BaseHTTPRequestHandler]:
@@ -123,11 +62,12 @@ def _handler_for(metrics: ExtractorMetrics) -> type[BaseHTTPRequestHandler]:
             routes: dict[str, Callable[[], None]] = {
                 "/metrics": self._metrics,
                 "/healthz": self._health,
+                "/readyz": self._ready,
                 "/": self._index,
             }
             route = routes.get(path)
             if route is None:
-                self._send(404, "text/plain; charset=utf-8", b"not found: try /metrics or /healthz\n")
+                self._send(404, "text/plain; charset=utf-8", b"not found: try /metrics, /healthz or /readyz\n")
                 return
             route()
 
@@ -136,12 +76,14 @@ def _handler_for(metrics: ExtractorMetrics) -> type[BaseHTTPRequestHandler]:
             self._send(200, content_type, encoder(metrics.registry))
 
         def _health(self) -> None:
-            document = metrics.health.snapshot()
-            body = json.dumps(document).encode()
-            self._send(503 if document["status"] == "degraded" else 200, "application/json", body)
+            self._send(200, "application/json", json.dumps(metrics.health.snapshot()).encode())
+
+        def _ready(self) -> None:
+            document = metrics.readiness.snapshot()
+            self._send(200 if document["ready"] else 503, "application/json", json.dumps(document).encode())
 
         def _index(self) -> None:
-            self._send(200, "text/plain; charset=utf-8", b"plex-cognite: /metrics /healthz\n")
+            self._send(200, "text/plain; charset=utf-8", _INDEX)
 
         def _send(self, status: int, content_type: str, body: bytes) -> None:
             self.send_response(status)
@@ -157,7 +99,7 @@ def _handler_for(metrics: ExtractorMetrics) -> type[BaseHTTPRequestHandler]:
 
 
 class HealthServer:
-    """Serves `/metrics` and `/healthz` for one `ExtractorMetrics` on a daemon thread.
+    """Serves `/metrics`, `/healthz` and `/readyz` for one `ExtractorMetrics` on a daemon thread.
 
     Args:
         metrics: What to serve.
@@ -228,7 +170,5 @@ def start_metrics_server(settings: MetricsSettings, metrics: ExtractorMetrics | 
         The running server; stop it with `stop()` or use it as a context manager.
     """
     if metrics is None:
-        from plex_cognite.observability.metrics import ExtractorMetrics
-
         metrics = ExtractorMetrics()
     return HealthServer(metrics, host=settings.host, port=settings.port).start()

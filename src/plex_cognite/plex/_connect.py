@@ -10,7 +10,8 @@ import asyncio
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Literal, Protocol
 
@@ -36,8 +37,15 @@ RateLimitScope = Literal["api_key", "pcn"]
 _REQUEST_ID_HEADERS = ("x-request-id", "x-correlation-id", "x-plex-request-id")
 _ID_SEGMENT = re.compile(r"/[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}(?=/|$)")
 
-#: Called after every attempt with the endpoint template and the status (or `"timeout"` / `"error"`).
-RequestRecorder = Callable[[str, "int | str"], None]
+
+class RequestRecorder(Protocol):
+    """Told after every attempt (for metrics; `ExtractorMetrics.request_recorder("plex")` fits).
+
+    Arguments: endpoint template, status (or `"timeout"` / `"error"`), seconds until the answer's headers, and
+    seconds the attempt waited for a rate-limit token.
+    """
+
+    def __call__(self, endpoint: str, status: int | str, seconds: float, limiter_wait_s: float, /) -> None: ...
 
 
 def endpoint_label(path: str) -> str:
@@ -196,21 +204,29 @@ class ConnectSession:
         await response.aread()
         raise error_from_response(response, path=path, pcn=pcn, secrets=(self._api_key,))
 
-    def _record(self, path: str, status: int | str) -> None:
-        if self._on_request is not None:
-            self._on_request(endpoint_label(path), status)
+    async def _acquire(self, pcn: str) -> float:
+        """Take a rate-limit token; returns the seconds spent waiting for it (for metrics)."""
+        started = time.perf_counter()
+        await self.limiter.acquire(self.limiter_key(pcn))
+        return time.perf_counter() - started
 
-    async def _send(self, request: httpx.Request, path: str, pcn: str) -> httpx.Response:
+    async def _send(self, request: httpx.Request, path: str, pcn: str, waited: float) -> httpx.Response:
         """Send and check the status; an error answer is read, closed and raised as `PlexAPIError`."""
+        started = time.perf_counter()
+        status: int | str | None = None  # stays None on cancellation: not an outcome of the call
         try:
             response = await self.http.send(request, stream=True)
+            status = response.status_code
         except httpx.TimeoutException:
-            self._record(path, "timeout")
+            status = "timeout"
             raise
         except httpx.TransportError:
-            self._record(path, "error")
+            status = "error"
             raise
-        self._record(path, response.status_code)
+        finally:
+            # Timed until the headers: a streamed body is bounded by the caller's window deadline instead.
+            if status is not None and self._on_request is not None:
+                self._on_request(endpoint_label(path), status, time.perf_counter() - started, waited)
         try:
             await self.raise_for_status(response, path, pcn)
         except BaseException:
@@ -233,9 +249,9 @@ class ConnectSession:
             httpx.TransportError: Connection problems and timeouts while waiting for the headers.
         """
         request = self._build(path, pcn, params)
-        await self.limiter.acquire(self.limiter_key(pcn))
+        waited = await self._acquire(pcn)
         async with self.breaker:
-            return await self._send(request, path, pcn)
+            return await self._send(request, path, pcn, waited)
 
     async def read_window(
         self, path: str, pcn: str, params: QueryParams, *, deadline_s: float, max_bytes: int | None
@@ -259,10 +275,10 @@ class ConnectSession:
         """
         request = self._build(path, pcn, params)
         async with self._slots:
-            await self.limiter.acquire(self.limiter_key(pcn))
+            waited = await self._acquire(pcn)
             too_large = False
             async with self.breaker, asyncio.timeout(deadline_s):
-                response = await self._send(request, path, pcn)
+                response = await self._send(request, path, pcn, waited)
                 try:
                     buffer = bytearray()
                     async for chunk in response.aiter_bytes():

@@ -1,4 +1,4 @@
-"""Counters every cache backend keeps, and the typed snapshot they are read through."""
+"""Cache hit and miss counters, per tier: shared by the caches that count and the metrics that read them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass, fields
 from typing import Protocol, runtime_checkable
 
-__all__ = ["CacheStats", "SupportsCacheStats"]
+__all__ = ["CacheStats", "SupportsCacheStats", "stats_by_tier", "tier_name"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,3 +98,25 @@ class StatsCounter:
                 expirations=self._expirations,
                 errors=self._errors,
             )
+
+
+def tier_name(cache: object) -> str:
+    """A cache's tier label for metrics: its class name without `Cache`, lower case (`memory`, `redis`)."""
+    name = type(cache).__name__
+    return (name.removesuffix("Cache") or name).lower()
+
+
+def stats_by_tier(cache: object) -> dict[str, CacheStats]:
+    """The counters of each tier of `cache`: both tiers of a tiered cache, else the cache itself.
+
+    Caches without counters are left out, so metrics never invent zeros for a tier that is not measured.
+    """
+    front, back = getattr(cache, "front", None), getattr(cache, "back", None)
+    if front is not None and back is not None:
+        tiers: dict[str, CacheStats] = {}
+        for tier in (front, back):
+            tiers.update(stats_by_tier(tier))
+        return tiers
+    if isinstance(cache, SupportsCacheStats):
+        return {tier_name(cache): cache.stats}
+    return {}
