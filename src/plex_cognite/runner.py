@@ -18,12 +18,15 @@ entry-point group `plex_cognite.extractors`; `extractors=[MyExtractor]` runs ext
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from plex_cognite._reach import reach_upstreams
 from plex_cognite._report_table import format_report
 from plex_cognite.core.deadletters import DeadLetterStore
 from plex_cognite.core.extractor import BaseExtractor
@@ -72,17 +75,19 @@ class RunReport:
         streams: One report per (PCN, stream), in start order.
         started_at: Start time (aware UTC).
         duration_s: Wall time.
+        stopped: Why the run was stopped before its end (`run_extractors(stop=...)`), or None.
     """
 
     run_id: str
     streams: list[StreamReport] = field(default_factory=list)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     duration_s: float = 0.0
+    stopped: str | None = None
 
     @property
     def ok(self) -> bool:
-        """True when every stream succeeded."""
-        return all(report.ok for report in self.streams)
+        """True when every stream succeeded and the run was not stopped."""
+        return self.stopped is None and all(report.ok for report in self.streams)
 
     @property
     def errors(self) -> list[str]:
@@ -115,6 +120,7 @@ async def run_extractors(
     run_id: str | None = None,
     metrics: ExtractorMetrics | None = None,
     rate_limiter: RateLimiter | None = None,
+    stop: asyncio.Event | None = None,
 ) -> RunReport:
     """Run all configured PCNs and streams once, to `extraction.end` (or now).
 
@@ -128,15 +134,20 @@ async def run_extractors(
         cognite_client: An `AsyncCogniteClient` to use instead of one built from `settings.cdf`.
         on_progress: Called with a stream's report whenever it commits state (progress counters).
         run_id: Correlation id for logs (default: a new one).
-        metrics: Prometheus metrics to update (requests, records, writes, stream health); default none.
+        metrics: Prometheus metrics to update (requests, records, writes, latencies, caches, watermarks, stream
+            health); default none.
         rate_limiter: A `RateLimiter` for Plex calls instead of the per-process default (for example a
             `RedisTokenBucketRateLimiter` shared by several worker processes).
+        stop: Set it to stop the run gracefully: in-flight writes are abandoned, what CDF acknowledged is committed,
+            and the partial report comes back with `stopped` set (the reason is `str(stop)` unless the event has
+            a `reason` attribute).
 
     Returns:
         The run report; check `report.ok` (failed streams are reported, not raised).
 
     Raises:
         ConfigurationError: When settings cannot work (for example an unknown data set or stream name).
+        UnreachableError: Plex or CDF cannot be reached within the connect budgets.
         StateError: When the state store cannot be opened.
     """
     report = RunReport(run_id or new_run_id())
@@ -151,6 +162,7 @@ async def run_extractors(
     with bind_context(run_id=report.run_id):
         _log.info("run starting", pcns=list(settings.plex.pcns), streams=list(extraction.streams))
         try:
+            await reach_upstreams(settings)
             async with open_resources(
                 settings,
                 cognite_client=cognite_client,
@@ -159,18 +171,29 @@ async def run_extractors(
                 metrics=metrics,
                 rate_limiter=rate_limiter,
             ) as resources:
-                try:
+
+                async def every_pcn() -> None:
                     async with asyncio.TaskGroup() as group:
                         for pcn in settings.plex.pcns:
                             context = context_for(resources, pcn, end=run_end, on_progress=on_progress)
-                            group.create_task(_run_pcn([f(context, resources) for f in factories], report, metrics))
+                            if metrics is not None:
+                                context.on_watermark = functools.partial(metrics.record_watermark, pcn)
+                            extractors_ = [factory(context, resources) for factory in factories]
+                            group.create_task(_run_pcn(extractors_, report, metrics))
+
+                try:
+                    report.stopped = await _until_done_or_stopped(every_pcn(), stop)
                 finally:
                     await resources.dead_letters.flush()
         finally:
             report.duration_s = time.monotonic() - started
+        if metrics is not None:
+            reason = " | ".join(report.errors) or report.stopped
+            metrics.record_pass(ok=report.ok, seconds=report.duration_s, reason=reason)
         _log.info(
-            "run finished",
+            "run finished" if report.stopped is None else "run stopped",
             ok=report.ok,
+            stopped=report.stopped,
             seconds=round(report.duration_s, 3),
             read=report.total("read"),
             written=report.total("written"),
@@ -182,6 +205,26 @@ async def run_extractors(
             errors=report.errors,
         )
     return report
+
+
+async def _until_done_or_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event | None) -> str | None:
+    """Run `work`; when `stop` is set first, cancel it (extractors commit what was acknowledged) and say why."""
+    if stop is None:
+        await work
+        return None
+    task = asyncio.ensure_future(work)
+    waiter = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    if task.done():
+        task.result()
+        return None
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return str(getattr(stop, "reason", None) or "stop requested")
 
 
 async def _run_pcn(extractors: Sequence[BaseExtractor], report: RunReport, metrics: ExtractorMetrics | None) -> None:
@@ -212,17 +255,21 @@ async def _run_one(extractor: BaseExtractor, run: RunReport, metrics: ExtractorM
         report = StreamReport(extractor.pcn, extractor.stream)
         try:
             await extractor.run(report)
+        except asyncio.CancelledError:
+            report.error = "stopped before its end; what CDF acknowledged is committed"
+            raise
         except Exception as error:  # reported per stream; siblings go on
             report.error = one_line(error)
             _log.error("stream failed", error=report.error)
             _log.debug("stream failure traceback", exc_info=True)
             if metrics is not None:
-                metrics.record_error(extractor.stream, report.error)
+                metrics.record_error(extractor.stream, error, seconds=report.duration_s)
         else:
             if metrics is not None:
-                metrics.record_success(extractor.stream)
-        run.streams.append(report)
-        _log.info("stream finished", **{k: v for k, v in report.as_dict().items() if k not in ("pcn", "stream")})
+                metrics.record_success(extractor.stream, seconds=report.duration_s)
+        finally:
+            run.streams.append(report)
+            _log.info("stream finished", **{k: v for k, v in report.as_dict().items() if k not in ("pcn", "stream")})
 
 
 def run_extractors_sync(settings: ExtractorSettings, **kwargs: Any) -> RunReport:

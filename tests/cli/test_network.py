@@ -14,9 +14,9 @@ import httpx
 import pytest
 from cognite.client import global_config
 
+from plex_cognite._reach import reach
 from plex_cognite.cdf.client import build_async_cognite_client
 from plex_cognite.cli import main
-from plex_cognite.cli._reach import reach
 from plex_cognite.config import CogniteSettings
 from plex_cognite.errors import ErrorCategory, PlexAPIError, UnreachableError, classify, network_failure, one_line
 from plex_cognite.testing.fake_cdf import FakeCDF

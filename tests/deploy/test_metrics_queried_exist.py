@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from plex_cognite.testing.demo import demo_settings
 from plex_cognite.observability.health import HealthServer
 from plex_cognite.observability.metrics import ExtractorMetrics
 from plex_cognite.runner import run_extractors
+from plex_cognite.testing.demo import demo_settings
 from plex_cognite.testing.fake_cdf import FakeCDF
 from plex_cognite.testing.fake_plex import FakePlex
 from plex_cognite.testing.plant import PlantSize, SimulatedPlant
@@ -79,11 +78,6 @@ async def test_every_queried_metric_is_exported_and_the_seed_metrics_count(tmp_p
     assert not any("340884" in endpoint for _, endpoint in endpoints)  # templates, never ids
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runner wiring pending: run_extractors must call metrics.watch_resolver(resolver), "
-    "metrics.record_success/record_error(stream, seconds=...) and metrics.record_pass(...) (see docs/operations.md)",
-)
 async def test_a_full_run_fills_cache_duration_and_pass_metrics(tmp_path: Path) -> None:
     _, samples = await scrape_after_a_full_run(tmp_path)
     lookups = total(samples, "plex_cognite_cache_hits_total") + total(samples, "plex_cognite_cache_misses_total")

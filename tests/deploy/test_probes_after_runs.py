@@ -7,11 +7,11 @@ from pathlib import Path
 
 import httpx
 
-from plex_cognite.testing.demo import demo_settings
 from plex_cognite.observability.health import HealthServer, Readiness
 from plex_cognite.observability.metrics import ExtractorMetrics
 from plex_cognite.runner import run_extractors
 from plex_cognite.testing._faults import Fault
+from plex_cognite.testing.demo import demo_settings
 from plex_cognite.testing.fake_cdf import FakeCDF
 from plex_cognite.testing.fake_plex import FakePlex
 from plex_cognite.testing.plant import PlantSize, SimulatedPlant

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from plex_cognite.cli._reach import reach
+from plex_cognite._reach import reach
 from plex_cognite.errors import ConfigurationError, network_failure, one_line
 
 if TYPE_CHECKING:

@@ -1,26 +1,25 @@
-"""The `plex-cognite` command: `run`, `check` and `demo`.
+"""The `plex-cognite` command: `run`, `check`, `demo` and `dead-letters`.
 
 Exit codes: 0 success; 2 configuration error (one line per problem, naming the field); 1 run failure (one line per
-failed stream; the full traceback only with `--verbose`). Nothing secret is ever printed: reports hold counts, and
-errors are built from status codes and server messages only. The command talks to the configured Plex and CDF only:
-the cognite-sdk's PyPI version check is turned off at start.
+failed stream; the full traceback only with `--verbose`); 143 / 130 when SIGTERM / SIGINT stopped a pass (the
+partial report is printed and what CDF acknowledged is committed; a second signal stops at once). Nothing secret is
+ever printed: reports hold counts, and errors are built from status codes and server messages only. The command
+talks to the configured Plex and CDF only: the cognite-sdk's PyPI version check is turned off at start.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
-import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
-from plex_cognite._report_table import format_report
-from plex_cognite.cli._progress import ProgressPrinter, progress_display
+from plex_cognite.cli._dead_letters import add_parser as add_dead_letters_parser
+from plex_cognite.cli._dead_letters import run_command as run_dead_letters
+from plex_cognite.cli._progress import ProgressPrinter
 from plex_cognite.errors import ConfigurationError, one_line
 
 if TYPE_CHECKING:
@@ -62,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         help="cdf.sink: classic resources, Core Data Model nodes, or both (default: classic)",
     )
     demo.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    add_dead_letters_parser(commands)
     return parser
 
 
@@ -84,6 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args.config, once=args.once, verbose=verbose)
         if args.command == "check":
             return _cmd_check(args.config, verbose=verbose)
+        if args.command == "dead-letters":
+            settings = _load(args.config)
+            _configure_logging("DEBUG" if verbose else "WARNING", verbose=verbose)
+            return run_dead_letters(args, settings)
         from plex_cognite.cli.demo import run_demo
 
         _configure_logging("DEBUG" if verbose else "ERROR", verbose=verbose)
@@ -125,67 +129,11 @@ def _load(config: Path) -> ExtractorSettings:
 
 
 def _cmd_run(config: Path, *, once: bool, verbose: bool) -> int:
-    from plex_cognite.runner import run_extractors
+    from plex_cognite.cli._run import run_passes
 
     settings = _load(config)
     _configure_logging("DEBUG" if verbose else settings.logging.level, settings.logging.json, verbose=verbose)
-    asyncio.run(_reach_upstreams(settings))
-    stop = threading.Event()
-    if not once:
-        _stop_on_sigterm(stop.set)
-    metrics = server = None
-    if settings.metrics.enabled:
-        from plex_cognite.observability.health import start_metrics_server
-        from plex_cognite.observability.metrics import ExtractorMetrics
-
-        metrics = ExtractorMetrics()
-        server = start_metrics_server(settings.metrics, metrics)
-        print(f"metrics and health at {server.url}", file=sys.stderr)
-    try:
-        while True:
-            with progress_display(sys.stderr) as progress:
-                report = asyncio.run(run_extractors(settings, on_progress=progress, metrics=metrics))
-            print(format_report(report), flush=True)
-            if not report.ok:
-                # One line per failed stream; streams skipped because of it are in the table, not repeated here.
-                for line in report.errors:
-                    if ": skipped: " not in line:
-                        print(f"plex-cognite: run failed: {line}", file=sys.stderr)
-                if once:
-                    return EXIT_FAILURE
-            if once:
-                return EXIT_OK
-            if stop.wait(settings.extraction.interval.total_seconds()):
-                return EXIT_OK
-    finally:
-        if server is not None:
-            server.stop()
-
-
-async def _reach_upstreams(settings: ExtractorSettings) -> None:
-    """Fail fast, with what to check, when Plex or CDF cannot be reached (refusals retried within the budgets)."""
-    from plex_cognite.cli._reach import reach
-
-    await reach(
-        settings.plex.base_url, service="Plex", setting="plex.base_url", budget_s=settings.plex.connect_budget_s
-    )
-    if settings.plex.datasource is not None:
-        await reach(
-            settings.plex.datasource.base_url,
-            service="Plex Data Source",
-            setting="plex.datasource.base_url",
-            budget_s=settings.plex.connect_budget_s,
-        )
-    await reach(settings.cdf.base_url, service="CDF", setting="cdf.base_url", budget_s=settings.cdf.connect_budget_s)
-
-
-def _stop_on_sigterm(stop: Callable[[], None]) -> None:
-    # The CLI is an application, so it may own signal handling (library code never does).
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop()
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, handler)
+    return asyncio.run(run_passes(settings, once=once))
 
 
 def _cmd_check(config: Path, *, verbose: bool) -> int:

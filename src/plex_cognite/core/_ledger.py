@@ -172,6 +172,8 @@ class StreamLedger:
         if history_start is not None:
             gaps = self.state.windows.gaps(history_start, max(end, history_start))
             self.state.watermark = gaps[0][0] if gaps else max(end, history_start)
+            if self.context.on_watermark is not None:
+                self.context.on_watermark(self.stream, self.state.watermark)
         await self.maybe_commit()
 
     # -- commits ---------------------------------------------------------------------------------------------------

@@ -31,6 +31,8 @@ class ExtractorContext:
         window_concurrency: History windows fetched ahead of the one being written.
         commit_interval_s: Minimum seconds between state commits while a stream runs (always once at the end).
         on_progress: Called with the stream's report after each commit (progress counters); must not raise.
+        on_watermark: Called with (stream, watermark) whenever a committed window moves a watermark (metrics);
+            must not raise.
     """
 
     pcn: Pcn
@@ -45,3 +47,4 @@ class ExtractorContext:
     window_concurrency: int = 4
     commit_interval_s: float = 5.0
     on_progress: Callable[[StreamReport], None] | None = None
+    on_watermark: Callable[[str, datetime], None] | None = None

@@ -174,6 +174,8 @@ async def open_resources(
             stack.push_async_callback(letters.close)
         data_set = await data_set_id(settings, cdf)
         resolver = AssetIDResolver(cdf, build_cache(settings.cache, namespace=settings.cdf.project))
+        if metrics is not None:
+            metrics.watch_resolver(resolver)
         write = settings.cdf.write_concurrency
         policy = settings.extraction.on_missing_asset
         options: dict[str, Any] = {"data_set_id": data_set, "concurrency": write, "metrics": metrics}

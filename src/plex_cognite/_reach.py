@@ -13,11 +13,15 @@ import contextlib
 import socket
 import ssl
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from plex_cognite.errors import UnreachableError
 
-__all__ = ["reach"]
+if TYPE_CHECKING:
+    from plex_cognite.config import ExtractorSettings
+
+__all__ = ["reach", "reach_upstreams"]
 
 
 def _address(url: str) -> tuple[str, int, bool]:
@@ -77,3 +81,24 @@ async def reach(url: str, *, service: str, setting: str, budget_s: float = 10.0,
         except OSError as error:
             detail = f"cannot connect ({error.strerror or type(error).__name__})"
             raise UnreachableError(service, url, "network", detail, setting=setting) from error
+
+
+async def reach_upstreams(settings: ExtractorSettings) -> None:
+    """Fail fast, with what to check, when Plex (and its Data Source API) or CDF cannot be reached.
+
+    Refused connections are retried within `plex.connect_budget_s` / `cdf.connect_budget_s`.
+
+    Raises:
+        UnreachableError: One of them cannot be reached (the message names the URL, why, and the setting).
+    """
+    await reach(
+        settings.plex.base_url, service="Plex", setting="plex.base_url", budget_s=settings.plex.connect_budget_s
+    )
+    if settings.plex.datasource is not None:
+        await reach(
+            settings.plex.datasource.base_url,
+            service="Plex Data Source",
+            setting="plex.datasource.base_url",
+            budget_s=settings.plex.connect_budget_s,
+        )
+    await reach(settings.cdf.base_url, service="CDF", setting="cdf.base_url", budget_s=settings.cdf.connect_budget_s)
