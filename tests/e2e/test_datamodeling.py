@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
@@ -16,8 +17,11 @@ from cognite.client.data_classes.data_modeling.cdm.v1 import CogniteActivity, Co
 
 from plex_cognite.cdf.datamodeling import ActivityNode
 from plex_cognite.cdf.items import EventItem
-from plex_cognite.extractors import JobsExtractor
+from plex_cognite.errors import RecordValidationError
+from plex_cognite.extractors import JobsExtractor, MappingContext, MasterDataExtractor, job_event
 from plex_cognite.plex.models import Job
+from plex_cognite.replay import replay_dead_letters
+from plex_cognite.runner import run_extractors
 from plex_cognite.testing._faults import Fault
 from plex_cognite.testing._node_reader import read_node_graph
 from plex_cognite.testing.fake_cdf import FakeCDF
@@ -236,3 +240,32 @@ async def test_a_node_cdf_rejects_is_dead_lettered_and_the_rest_lands(
     async with OneBadActivity.from_settings(settings, pcn=plant.pcn) as again:
         assert (await again.run()).ok
     assert node_applies(cdf) == []  # the rejected node is not sent again until its job changes
+
+
+async def test_a_replayed_job_letter_lands_as_event_and_activity_with_sink_both(
+    fakes: tuple[FakePlex, FakeCDF], plant: SimulatedPlant, tmp_path: Path
+) -> None:
+    plex, cdf = fakes
+    activities = plant.expected_nodes().nodes["CogniteActivity"]
+    held_back = next(xid for xid in sorted(activities) if xid in plant.expected_cdf().events)
+    job_id = activities[held_back].properties["sourceId"]
+
+    def rejecting(job: Job, ctx: MappingContext) -> EventItem:
+        if job.id == job_id:
+            raise RecordValidationError("held back by the test's mapping")
+        return job_event(job, ctx)
+
+    settings = settings_for(plex, cdf, plant, tmp_path, sink="both")
+    report = await run_extractors(
+        settings, extractors=[MasterDataExtractor, partial(JobsExtractor, transform=rejecting)]
+    )
+    assert report.ok, report.format_table()
+    assert ("plex", held_back) not in cdf.nodes()
+    assert cdf.event_by_xid(held_back) is None
+
+    replay = await replay_dead_letters(settings, streams=["jobs"], extractors=[JobsExtractor])
+
+    assert replay.replayed == 1
+    assert ("plex", held_back) in cdf.nodes("CogniteActivity")
+    assert cdf.event_by_xid(held_back) is not None
+    assert mismatches(cdf, plant, tmp_path, plex, sink="both", streams=["master_data", "jobs"]) == []
