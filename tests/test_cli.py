@@ -57,6 +57,14 @@ def test_demo_runs_and_verifies(capsys: pytest.CaptureFixture[str]) -> None:
     assert "workcenter_status" in out
 
 
+def test_demo_with_the_datamodeling_sink_verifies_the_node_graph(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--sink", "datamodeling"]) == 0
+    out = capsys.readouterr().out
+    assert "verification: the node graph and its datapoints match the plant exactly" in out
+    assert "instance space 'plex' holds 57 CogniteAsset, 196 CogniteActivity and 24 CogniteTimeSeries nodes" in out
+    assert "CDF now holds" not in out  # no classic resources
+
+
 def test_config_errors_are_one_line_per_problem_naming_the_field_with_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from plex_cognite.config import ExtractorSettings
+from plex_cognite.config import ExtractorSettings, SinkKind
 from plex_cognite.runner import RunReport, run_extractors
 from plex_cognite.testing.demo import demo_settings, verify_cdf
 from plex_cognite.testing.fake_cdf import FakeCDF
@@ -39,15 +39,38 @@ def plant() -> SimulatedPlant:
 
 
 def settings_for(
-    plex: FakePlex, cdf: FakeCDF, plant: SimulatedPlant, workdir: Path, **extraction: Any
+    plex: FakePlex,
+    cdf: FakeCDF,
+    plant: SimulatedPlant,
+    workdir: Path,
+    *,
+    sink: SinkKind = "classic",
+    **extraction: Any,
 ) -> ExtractorSettings:
-    return demo_settings(plex.base_url, cdf, plant, workdir, **extraction)
+    return demo_settings(plex.base_url, cdf, plant, workdir, sink=sink, **extraction)
 
 
-async def run(plex: FakePlex, cdf: FakeCDF, plant: SimulatedPlant, workdir: Path, **extraction: Any) -> RunReport:
-    settings = settings_for(plex, cdf, plant, workdir, **extraction)
+async def run(
+    plex: FakePlex,
+    cdf: FakeCDF,
+    plant: SimulatedPlant,
+    workdir: Path,
+    *,
+    sink: SinkKind = "classic",
+    **extraction: Any,
+) -> RunReport:
+    settings = settings_for(plex, cdf, plant, workdir, sink=sink, **extraction)
     return await run_extractors(settings)
 
 
-def mismatches(cdf: FakeCDF, plant: SimulatedPlant, workdir: Path, plex: FakePlex, **extraction: Any) -> list[str]:
-    return verify_cdf(cdf, plant, settings_for(plex, cdf, plant, workdir, **extraction))
+def mismatches(
+    cdf: FakeCDF,
+    plant: SimulatedPlant,
+    workdir: Path,
+    plex: FakePlex,
+    *,
+    sink: SinkKind = "classic",
+    **extraction: Any,
+) -> list[str]:
+    """What differs from the plant's expected content (classic resources and/or the node graph, per `sink`)."""
+    return verify_cdf(cdf, plant, settings_for(plex, cdf, plant, workdir, sink=sink, **extraction))

@@ -1,4 +1,4 @@
-"""SIGKILL the CLI at random points, then re-run: nothing lost, nothing duplicated.
+"""SIGKILL the CLI at random points, then re-run: nothing lost, nothing duplicated (classic resources or nodes).
 
 Both fakes run as separate processes (`python -m plex_cognite.testing.fake_plex|fake_cdf`), so killing the extractor
 keeps the servers' state; FakeCDF saves its store on SIGTERM, and the test inspects it afterwards.
@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from plex_cognite.config import SinkKind
 from plex_cognite.testing.demo import verify_cdf
 from plex_cognite.testing.fake_cdf import STATE_FILE, FakeCDF
 from plex_cognite.testing.plant import PlantSize, SimulatedPlant
@@ -77,7 +78,7 @@ def servers(tmp_path: Path) -> Iterator[_Servers]:
         running.stop()
 
 
-def _config(tmp: Path, servers: _Servers, plant: SimulatedPlant) -> Path:
+def _config(tmp: Path, servers: _Servers, plant: SimulatedPlant, sink: SinkKind) -> Path:
     config = {
         "plex": {
             "base_url": servers.plex_url,
@@ -87,7 +88,7 @@ def _config(tmp: Path, servers: _Servers, plant: SimulatedPlant) -> Path:
             "http2": False,
             "retry": {"initial_wait_s": 0.05, "max_wait_s": 0.5},
         },
-        "cdf": {"base_url": servers.cdf_url, "project": "test-project", "token": "${FAKE_CDF_TOKEN}"},
+        "cdf": {"base_url": servers.cdf_url, "project": "test-project", "token": "${FAKE_CDF_TOKEN}", "sink": sink},
         "extraction": {"start": plant.start.isoformat(), "end": plant.end.isoformat(), "window": "3h"},
         "state": {"backend": "local", "path": str(tmp / "state.json")},
         "dead_letters": {"backend": "local", "path": str(tmp / "dead.jsonl")},
@@ -108,9 +109,12 @@ def _cli(config: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def test_sigkill_at_random_points_then_rerun_loses_and_duplicates_nothing(servers: _Servers, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sink", ["classic", "datamodeling"])
+def test_sigkill_at_random_points_then_rerun_loses_and_duplicates_nothing(
+    servers: _Servers, tmp_path: Path, sink: SinkKind
+) -> None:
     plant = SimulatedPlant(0, "340884", PlantSize.named("small"))
-    config = _config(tmp_path, servers, plant)
+    config = _config(tmp_path, servers, plant, sink)
     rng = random.Random(20251128)
     killed_mid_run = 0
     state_file = tmp_path / "state.json"
@@ -138,7 +142,7 @@ def test_sigkill_at_random_points_then_rerun_loses_and_duplicates_nothing(server
     servers.stop()
     with FakeCDF() as cdf:
         cdf.load(servers.data / STATE_FILE)
-        settings = settings_for(_Url(servers.plex_url), cdf, plant, tmp_path)  # type: ignore[arg-type]
+        settings = settings_for(_Url(servers.plex_url), cdf, plant, tmp_path, sink=sink)  # type: ignore[arg-type]
         assert verify_cdf(cdf, plant, settings) == []
     assert "test-key" not in out.decode() + err.decode()
     assert "test-token" not in out.decode() + err.decode()

@@ -2,7 +2,9 @@
 
 It starts `FakePlex` serving a `SimulatedPlant` and `FakeCDF` on loopback ports, runs every stream through the real
 HTTP clients, prints the run report, and verifies the result: every event is linked to existing assets, and the
-whole CDF content equals what the plant says a correct extraction yields (`SimulatedPlant.expected_cdf`).
+whole CDF content equals what the plant says a correct extraction yields (`SimulatedPlant.expected_cdf`). With
+`--sink datamodeling` or `both`, the Core Data Model nodes are verified too, read back through the cognite-sdk
+(`SimulatedPlant.expected_nodes`).
 """
 
 from __future__ import annotations
@@ -11,18 +13,30 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from plex_cognite.config import ExtractorSettings, SinkKind
+    from plex_cognite.testing.fake_cdf import FakeCDF
 
 __all__ = ["run_demo"]
 
 
-def run_demo(size: str = "small", *, seed: int = 0, pcn: str = "340884", out: TextIO | None = None) -> int:
+def run_demo(
+    size: str = "small",
+    *,
+    seed: int = 0,
+    pcn: str = "340884",
+    sink: SinkKind = "classic",
+    out: TextIO | None = None,
+) -> int:
     """Run the demo; print the report and the verification to `out`.
 
     Args:
         size: Plant size preset (`small`, `medium`, `large`).
         seed: Plant seed.
         pcn: The simulated PCN.
+        sink: `cdf.sink`: `classic`, `datamodeling` or `both`.
         out: Where to print (default stdout).
 
     Returns:
@@ -40,20 +54,13 @@ def run_demo(size: str = "small", *, seed: int = 0, pcn: str = "340884", out: Te
     plant = SimulatedPlant(seed=seed, pcn=pcn, size=PlantSize.named(size))
     started = time.monotonic()
     with FakePlex(plant) as plex, FakeCDF() as cdf, tempfile.TemporaryDirectory(prefix="plex-cognite-demo-") as tmp:
-        settings = demo_settings(plex.base_url, cdf, plant, Path(tmp))
+        settings = demo_settings(plex.base_url, cdf, plant, Path(tmp), sink=sink)
         print(f"plant: {plant!r}", file=out)
         print(f"fake Plex at {plex.base_url}, fake CDF at {cdf.base_url} (project {cdf.project})", file=out)
         report = run_extractors_sync(settings, on_progress=ProgressPrinter(out))
         print(format_report(report), file=out)
         problems = verify_cdf(cdf, plant, settings)
-        events = len(cdf.events)
-        linked = sum(1 for e in cdf.events if e.get("assetIds"))
-        print(
-            f"\nCDF now holds {len(cdf.assets)} assets, {events} events ({linked} linked to assets), "
-            f"{len(cdf.timeseries)} time series, "
-            f"{sum(len(cdf.datapoints(t['externalId'])) for t in cdf.timeseries)} datapoints",
-            file=out,
-        )
+        _print_content(cdf, settings, out)
         dead = Path(tmp) / "dead-letters.jsonl"
         dead_count = sum(1 for _ in dead.open(encoding="utf-8")) if dead.exists() else 0
         print(f"dead letters: {dead_count} malformed Plex rows (kept with their reason and payload)", file=out)
@@ -62,6 +69,36 @@ def run_demo(size: str = "small", *, seed: int = 0, pcn: str = "340884", out: Te
             for line in problems[:20]:
                 print(f"  {line}", file=out)
         else:
-            print("verification: every event is linked, and CDF matches the plant exactly", file=out)
+            print(f"verification: {_VERIFIED[sink]}", file=out)
         print(f"demo finished in {time.monotonic() - started:.1f} s", file=out)
     return 0 if report.ok and not problems else 1
+
+
+_VERIFIED: dict[str, str] = {
+    "classic": "every event is linked, and CDF matches the plant exactly",
+    "datamodeling": "the node graph and its datapoints match the plant exactly",
+    "both": "every event is linked, and CDF (classic resources and node graph) matches the plant exactly",
+}
+
+
+def _print_content(cdf: FakeCDF, settings: ExtractorSettings, out: TextIO) -> None:
+    """What CDF holds now: the classic resources and/or the nodes."""
+    print("", file=out)
+    if settings.cdf.writes_classic:
+        series = [t["externalId"] for t in cdf.timeseries if t.get("externalId") is not None]
+        linked = sum(1 for e in cdf.events if e.get("assetIds"))
+        print(
+            f"CDF now holds {len(cdf.assets)} assets, {len(cdf.events)} events ({linked} linked to assets), "
+            f"{len(series)} time series, {sum(len(cdf.datapoints(xid)) for xid in series)} datapoints",
+            file=out,
+        )
+    if settings.cdf.writes_nodes:
+        space = settings.cdf.datamodeling.instance_space
+        counts = {view: len(cdf.nodes(view)) for view in ("CogniteAsset", "CogniteActivity", "CogniteTimeSeries")}
+        empty = len(cdf.nodes()) - len(cdf.nodes("CogniteSourceSystem")) - sum(counts.values())
+        print(
+            f"instance space {space!r} holds {counts['CogniteAsset']} CogniteAsset, "
+            f"{counts['CogniteActivity']} CogniteActivity and {counts['CogniteTimeSeries']} CogniteTimeSeries "
+            f"nodes, a CogniteSourceSystem node, and {empty} empty node(s) (relation targets Plex does not list)",
+            file=out,
+        )

@@ -54,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=0, help="simulated plant seed")
     demo.add_argument("--pcn", default="340884", help="simulated PCN")
+    demo.add_argument(
+        "--sink",
+        default="classic",
+        choices=("classic", "datamodeling", "both"),
+        help="cdf.sink: classic resources, Core Data Model nodes, or both (default: classic)",
+    )
     demo.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     add_dead_letters_parser(commands)
     return parser
@@ -85,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from plex_cognite.cli.demo import run_demo
 
         _configure_logging("DEBUG" if verbose else "ERROR", verbose=verbose)
-        return run_demo(size=args.size, seed=args.seed, pcn=args.pcn, out=sys.stdout)
+        return run_demo(size=args.size, seed=args.seed, pcn=args.pcn, sink=args.sink, out=sys.stdout)
     except ConfigurationError as error:
         for line in _config_lines(error):
             print(f"plex-cognite: configuration error: {line}", file=sys.stderr)

@@ -7,9 +7,12 @@ A subclass sets `stream` and writes `async def extract(self)`; everything it nee
 | `self.plex` | the Plex client bound to this PCN (`PcnPlexClient`) |
 | `self.cdf` | the `AsyncCogniteClient` |
 | `self.sinks.assets`, `.events`, `.timeseries`, `.datapoints`, `.raw` | bound CDF sinks: `write(items)`, `put(items)` |
+| `self.sinks.nodes`, `.node_datapoints` | the Core Data Model sinks when `cdf.sink` writes nodes, else None |
 | `self.resolver`, `self.linker` | the asset-id resolver and the event-asset linker |
 | `self.state`, `self.report` | the stream's state and report (during `run()`) |
 | `self.pcn`, `self.settings`, `self.log`, `self.mapping` | the PCN, the settings, a bound logger, the mapping context |
+| `self.node_mapping` | the node mapping context (`NodeContext`: PCN, id scheme, instance space) |
+| `self.map_pair(...)`, `self.sinks.paired(...)` | records to classic items and nodes, written per `cdf.sink` |
 | `self.windows(fetch)` | history in half-open windows, each committed only after its writes were acknowledged |
 | `self.map_records(records, transform)` | records to items, rejects dead-lettered |
 
@@ -35,6 +38,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 import pydantic
 
+from plex_cognite.cdf.datamodeling import MAX_NODES_PER_REQUEST, NodeContext, NodeItem
 from plex_cognite.cdf.items import AssetItem, DatapointsItem, EventItem, RawRowItem, TimeSeriesItem
 from plex_cognite.cdf.linker import EventAssetLinker, checked_policy
 from plex_cognite.cdf.sinks import RawSink
@@ -42,6 +46,7 @@ from plex_cognite.core._deferred import HeldItem
 from plex_cognite.core.bound_sink import BoundSink
 from plex_cognite.core.context import ExtractorContext
 from plex_cognite.core.extractor import BaseExtractor
+from plex_cognite.extractors._paired import PairedItems, SinkPair
 from plex_cognite.extractors._replay import record_from_letter
 from plex_cognite.extractors._transforms import MappingContext
 from plex_cognite.extractors.resources import ExtractorResources, context_for, open_resources
@@ -61,6 +66,8 @@ __all__ = ["AsyncBaseExtractor", "MappedExtractor", "Sinks"]
 
 RecordT = TypeVar("RecordT")
 ItemT = TypeVar("ItemT")
+ClassicT = TypeVar("ClassicT", bound=KeyedItem)
+NodeT = TypeVar("NodeT", bound=KeyedItem)
 
 #: CDF accepts at most 100,000 datapoints and 10,000 series per insert request.
 MAX_POINTS_PER_REQUEST = 100_000
@@ -69,6 +76,17 @@ MAX_SERIES_PER_REQUEST = 10_000
 
 def _points(item: DatapointsItem) -> int:
     return len(item.datapoints)
+
+
+# A full datapoints batch holds ~10 MB of points: at most two in flight; a live run ends with a flush anyway.
+_DATAPOINTS_BATCHING: dict[str, Any] = {
+    "weigh": _points,
+    "max_batch_weight": MAX_POINTS_PER_REQUEST,
+    "batch_size": MAX_SERIES_PER_REQUEST,
+    "max_batch_age_s": 60.0,
+    "concurrency": 2,
+    "max_pending": 2,
+}
 
 
 class Sinks:
@@ -80,6 +98,10 @@ class Sinks:
         timeseries: Time series, linked to an asset by external id.
         datapoints: Datapoints by series external id (pipelined writes fill 100,000-point requests).
         raw: RAW rows in `cdf.raw_database`, table named after the stream (`raw_table(...)` for others).
+        nodes: Core Data Model nodes in `cdf.datamodeling.instance_space` (parents are applied first), or None
+            unless `cdf.sink` is `datamodeling` or `both`. Its content hashes are kept apart from the classic
+            sinks' (a node and a classic asset share their external id).
+        node_datapoints: Datapoints by the instance id of `CogniteTimeSeries` nodes, or None as `nodes`.
     """
 
     def __init__(self, extractor: AsyncBaseExtractor, resources: ExtractorResources) -> None:
@@ -88,18 +110,30 @@ class Sinks:
         self.assets: BoundSink[AssetItem] = extractor.bind("assets", resources.assets)
         self.events: BoundSink[EventItem] = extractor.bind("events", resources.events)
         self.timeseries: BoundSink[TimeSeriesItem] = extractor.bind("timeseries", resources.timeseries)
-        # A full datapoints batch holds ~10 MB of points: at most two in flight; a live run ends with a flush anyway.
         self.datapoints: BoundSink[DatapointsItem] = extractor.bind(
-            "datapoints",
-            resources.datapoints,
-            weigh=_points,
-            max_batch_weight=MAX_POINTS_PER_REQUEST,
-            batch_size=MAX_SERIES_PER_REQUEST,
-            max_batch_age_s=60.0,
-            concurrency=2,
-            max_pending=2,
+            "datapoints", resources.datapoints, **_DATAPOINTS_BATCHING
         )
         self.raw: BoundSink[RawRowItem] = self.raw_table(extractor.stream)
+        self.nodes: BoundSink[NodeItem] | None = None
+        self.node_datapoints: BoundSink[DatapointsItem] | None = None
+        if resources.nodes is not None:
+            # One apply request in flight per stream, as in NodeSink: CDF's data-modeling write budget is small.
+            self.nodes = extractor.bind(
+                "nodes", resources.nodes, hash_prefix="node:", batch_size=MAX_NODES_PER_REQUEST, concurrency=1
+            )
+        if resources.node_datapoints is not None:
+            self.node_datapoints = extractor.bind("node_datapoints", resources.node_datapoints, **_DATAPOINTS_BATCHING)
+
+    def paired(self, classic: BoundSink[ClassicT], nodes: BoundSink[NodeT] | None) -> SinkPair[ClassicT, NodeT]:
+        """`classic` and `nodes` as one `SinkPair`, each kept only when `cdf.sink` writes it.
+
+        ```python
+        pair = self.sinks.paired(self.sinks.events, self.sinks.nodes)
+        await pair.put(self.map_pair(jobs, self.transform, self.transform_activity))
+        ```
+        """
+        writes_classic = self._resources.settings.cdf.writes_classic
+        return SinkPair(classic if writes_classic else None, nodes)
 
     def raw_table(self, table: str, *, database: str | None = None) -> BoundSink[RawRowItem]:
         """A bound sink for one RAW table (database default `cdf.raw_database`), created on first use."""
@@ -126,6 +160,7 @@ class AsyncBaseExtractor(BaseExtractor):
         self.resources = resources
         self.plex = PcnPlexClient(resources.plex, context.pcn)
         self.mapping = MappingContext(context.pcn, resources.ids, resources.data_set_id)
+        self.node_mapping = NodeContext(context.pcn, resources.ids, resources.settings.cdf.datamodeling.instance_space)
         self.linker: EventAssetLinker[AsyncMode] = EventAssetLinker(
             resources.resolver, checked_policy(resources.settings.extraction.on_missing_asset)
         )
@@ -184,6 +219,44 @@ class AsyncBaseExtractor(BaseExtractor):
         ) as resources:
             yield cls(context_for(resources, pcn), resources, **options)
             await resources.dead_letters.flush()
+
+    def map_pair(
+        self,
+        records: Sequence[RecordT],
+        classic: Callable[[RecordT], ClassicT],
+        node: Callable[[RecordT, ClassicT], NodeT],
+        *,
+        stream: str | None = None,
+    ) -> PairedItems[ClassicT, NodeT]:
+        """Map each record once to its classic item and, when `cdf.sink` writes nodes, to its node.
+
+        `node` gets the record and its classic item, so a node can describe exactly what the classic mapping
+        made of the record (a replaced classic mapping shows in the nodes too). A record either mapping rejects
+        (`RecordValidationError`) is dead-lettered once, whatever `cdf.sink` says.
+
+        Args:
+            records: Records read from the source (counted in `report.read`).
+            classic: Record -> classic item.
+            node: (record, classic item) -> node.
+            stream: The stream dead letters are filed under (see `map_records`).
+
+        Returns:
+            The classic items and the nodes (none unless nodes are written); write them with a `SinkPair`.
+        """
+        paired: PairedItems[ClassicT, NodeT] = PairedItems()
+        for one in self.map_records(records, lambda record: self.pair_one(record, classic, node), stream=stream):
+            paired += one
+        return paired
+
+    def pair_one(
+        self, record: RecordT, classic: Callable[[RecordT], ClassicT], node: Callable[[RecordT, ClassicT], NodeT]
+    ) -> PairedItems[ClassicT, NodeT]:
+        """One record's classic item and (when `cdf.sink` writes nodes) its node; a mapping error propagates.
+
+        For a replay (`replay_writes`), where a record that still fails must say why; `map_pair` maps batches.
+        """
+        item = classic(record)
+        return PairedItems([item], [node(record, item)] if self.settings.cdf.writes_nodes else [])
 
     def bound_sink(self, name: str) -> BoundSink[Any] | None:
         """The sink bound under `name`, or None."""

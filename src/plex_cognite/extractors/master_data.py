@@ -3,6 +3,10 @@
 Written parents first (roots, buildings and workcenters in one write, then parts) so every parent exists before
 its children; each write skips assets whose content hash is unchanged since the last acknowledged write. Streams
 that link to these assets (jobs, status events, time series) run after this one.
+
+Per `cdf.sink`, the hierarchy is written as classic assets, as `CogniteAsset` nodes (with the Plex
+`CogniteSourceSystem` node they all name as their source), or both. Each node describes its classic asset item, so a
+replaced mapping shows in both.
 """
 
 from __future__ import annotations
@@ -10,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
+from plex_cognite.cdf.datamodeling import AssetNode, NodeItem, asset_node, plex_source_system
 from plex_cognite.cdf.items import AssetItem
 from plex_cognite.core.bound_sink import BoundSink
 from plex_cognite.core.context import ExtractorContext
 from plex_cognite.core.extractor import ReplayUnsupportedError
+from plex_cognite.extractors._paired import PairedItems
 from plex_cognite.extractors._replay import record_from_letter
 from plex_cognite.extractors._transforms import (
     MappingContext,
@@ -32,7 +38,7 @@ __all__ = ["MasterDataExtractor"]
 
 
 class MasterDataExtractor(AsyncBaseExtractor):
-    """Plant, buildings, workcenters, parts catalog and parts as CDF assets (see `docs/mapping.md`).
+    """Plant, buildings, workcenters, parts catalog and parts as CDF assets and/or nodes (see `docs/mapping.md`).
 
     Override a mapping by passing a function (`part_transform=my_part_asset`) or by subclassing and overriding
     `transform_part` (and friends).
@@ -82,28 +88,56 @@ class MasterDataExtractor(AsyncBaseExtractor):
         """Map one part."""
         return self._part(part, self.mapping)
 
+    def root_items(self) -> PairedItems[AssetItem, NodeItem]:
+        """The root assets, and (when nodes are written) their nodes with the Plex source system node."""
+        roots = self.root_assets()
+        nodes: list[NodeItem] = []
+        if self.settings.cdf.writes_nodes:
+            nodes.append(plex_source_system(self.node_mapping))
+            plant, catalog = roots
+            nodes += [asset_node(plant, self.node_mapping, self.pcn), asset_node(catalog, self.node_mapping, None)]
+        return PairedItems(roots, nodes)
+
     async def extract(self) -> None:
         """Write the upper levels (plant, catalog, buildings, workcenters) in one write, then the parts."""
-        upper = self.root_assets()
+        sinks = self.sinks.paired(self.sinks.assets, self.sinks.nodes)
+        upper = self.root_items()
         async for buildings in self.plex.iter_buildings():
-            upper += self.map_records(buildings, self.transform_building, stream="buildings")
+            upper += self.map_pair(buildings, self.transform_building, self.building_node, stream="buildings")
         async for workcenters in self.plex.iter_workcenters():
-            upper += self.map_records(workcenters, self.transform_workcenter, stream="workcenters")
+            upper += self.map_pair(workcenters, self.transform_workcenter, self.workcenter_node, stream="workcenters")
         # One write orders the hierarchy parents first (a small plant's upper levels cost a single request), and
         # it is acknowledged before any part is queued, so every part's parent exists.
-        await self.sinks.assets.write(upper)
+        await sinks.write(upper)
         async for parts in self.plex.iter_parts():
-            await self.sinks.assets.put(self.map_records(parts, self.transform_part, stream="parts"))
+            await sinks.put(self.map_pair(parts, self.transform_part, self.part_node, stream="parts"))
+
+    def building_node(self, building: Building, asset: AssetItem) -> AssetNode:
+        """The node of a building (describing its classic asset)."""
+        return asset_node(asset, self.node_mapping, building.id)
+
+    def workcenter_node(self, workcenter: Workcenter, asset: AssetItem) -> AssetNode:
+        """The node of a workcenter (describing its classic asset)."""
+        return asset_node(asset, self.node_mapping, workcenter.workcenter_id)
+
+    def part_node(self, part: Part, asset: AssetItem) -> AssetNode:
+        """The node of a part (describing its classic asset)."""
+        return asset_node(asset, self.node_mapping, part.id)
 
     def replay_writes(self, letter: DeadLetter) -> Sequence[tuple[BoundSink[Any], Sequence[KeyedItem]]]:
-        """Rebuild a building, workcenter or part from the letter's payload (by its stream) and write its asset."""
+        """Rebuild a building, workcenter or part from the letter's payload; write its asset and/or node."""
+        sinks = self.sinks.paired(self.sinks.assets, self.sinks.nodes)
         match letter.stream:
             case "buildings":
-                item = self.transform_building(record_from_letter(Building, letter))
+                return sinks.writes(
+                    self.pair_one(record_from_letter(Building, letter), self.transform_building, self.building_node)
+                )
             case "workcenters":
-                item = self.transform_workcenter(record_from_letter(Workcenter, letter))
+                workcenter = record_from_letter(Workcenter, letter)
+                return sinks.writes(self.pair_one(workcenter, self.transform_workcenter, self.workcenter_node))
             case "parts":
-                item = self.transform_part(record_from_letter(Part, letter))
+                return sinks.writes(
+                    self.pair_one(record_from_letter(Part, letter), self.transform_part, self.part_node)
+                )
             case _:
                 raise ReplayUnsupportedError(f"no record type for master-data letters of stream {letter.stream!r}")
-        return [(self.sinks.assets, [item])]

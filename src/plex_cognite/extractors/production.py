@@ -5,6 +5,10 @@ snapshot with change detection; then history is read in half-open windows of `tr
 window are summed per (series, millisecond) before writing, because CDF keeps one value per timestamp and entries
 sharing a millisecond would otherwise overwrite each other. A window is marked done once its datapoints are
 acknowledged; a window with entries on a workcenter that has no series stays open (read again next run).
+
+When `cdf.sink` writes nodes, each series is also (or only) a `CogniteTimeSeries` node with the same external id,
+and its datapoints are inserted by the node's instance id; a window is then committed only after both the classic
+and the node datapoints were acknowledged.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar
 
+from plex_cognite.cdf.datamodeling import NodeItem, series_node
 from plex_cognite.cdf.items import TimeSeriesItem
 from plex_cognite.core.bound_sink import BoundSink
 from plex_cognite.core.context import ExtractorContext
 from plex_cognite.core.extractor import ReplayUnsupportedError
+from plex_cognite.extractors._paired import PairedItems
 from plex_cognite.extractors._transforms import (
     MappingContext,
     QuantitySums,
@@ -83,11 +89,17 @@ class ProductionExtractor(AsyncBaseExtractor):
 
     async def extract(self) -> None:
         """Upsert the series, then write every window not yet done (plus the lookback tail), summed per window."""
+        series = self.sinks.paired(self.sinks.timeseries, self.sinks.nodes)
+        points = self.sinks.paired(self.sinks.datapoints, self.sinks.node_datapoints)
         series_of: dict[str, str] = {}
+        ctx = self.node_mapping
         async for workcenters in self.plex.iter_workcenters():
             items = [self.transform_series(wc) for wc in workcenters]
             series_of.update((wc.workcenter_id, item.external_id) for wc, item in zip(workcenters, items, strict=True))
-            await self.sinks.timeseries.write(items)
+            nodes: list[NodeItem] = []
+            if series.nodes is not None:
+                nodes += (series_node(item, wc, ctx) for wc, item in zip(workcenters, items, strict=True))
+            await series.write(PairedItems(items, nodes))
         async for window, entries in self.windows(self.read_entries):
             sums = self.window_sums(series_of)
             for entry in self.map_records(entries, _checked):
@@ -96,7 +108,8 @@ class ProductionExtractor(AsyncBaseExtractor):
                 # Entries on a workcenter without a series: the window stays open and is read again next run.
                 self.report.deferred += len(sums.orphans)
                 self.hold_window(window)
-            await self.sinks.datapoints.put(sums.items(), window=window)
+            # A node series has its classic series' external id: the same items go to both sinks.
+            await points.put(PairedItems.same(sums.items()), window=window)
 
 
 class ScrapExtractor(ProductionExtractor):

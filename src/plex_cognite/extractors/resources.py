@@ -1,8 +1,9 @@
 """The shared clients and sinks of a run, built from settings: what every extractor of the run finds on `self`.
 
 `open_resources(settings)` opens them (the Plex client, the CDF client, the asset-id resolver, the CDF sinks, the
-state and dead-letter stores) and closes what it opened on exit. `run_extractors` opens one set per run and shares
-it across PCNs and streams; `AsyncBaseExtractor.from_settings` opens one for a single extractor.
+state and dead-letter stores) and closes what it opened on exit. The CDF sinks are the classic ones, plus the Core
+Data Model ones when `cdf.sink` asks for nodes. `run_extractors` opens one set per run and shares it across PCNs
+and streams; `AsyncBaseExtractor.from_settings` opens one for a single extractor.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from plex_cognite.typing import Pcn, RateLimiter, StateStore
 if TYPE_CHECKING:
     from cognite.client import AsyncCogniteClient
 
+    from plex_cognite.cdf.datamodeling import InstanceDatapointsSink, NodeSink
     from plex_cognite.cdf.resolver import AssetIDResolver, AsyncMode
     from plex_cognite.cdf.sinks import AssetSink, DatapointsSink, EventSink, TimeSeriesSink
     from plex_cognite.config import ExtractorSettings
@@ -57,6 +59,9 @@ class ExtractorResources:
         ids: The external-id scheme.
         data_set_id: The data set every item goes to (None: none).
         metrics: Prometheus metrics, when the run has them.
+        nodes: Core Data Model node sink into `cdf.datamodeling.instance_space` (None unless `cdf.sink` is
+            `datamodeling` or `both`).
+        node_datapoints: Datapoints by the instance id of `CogniteTimeSeries` nodes (None as `nodes`).
     """
 
     settings: ExtractorSettings
@@ -72,6 +77,8 @@ class ExtractorResources:
     ids: ExternalIdScheme
     data_set_id: int | None = None
     metrics: ExtractorMetrics | None = None
+    nodes: NodeSink | None = None
+    node_datapoints: InstanceDatapointsSink | None = None
 
 
 def build_state_store(settings: ExtractorSettings, cdf: AsyncCogniteClient | None = None) -> StateStore:
@@ -150,6 +157,7 @@ async def open_resources(
     """
     from plex_cognite.cache.factory import build_cache
     from plex_cognite.cdf.client import build_async_cognite_client
+    from plex_cognite.cdf.datamodeling import InstanceDatapointsSink, NodeSink
     from plex_cognite.cdf.resolver import AssetIDResolver
     from plex_cognite.cdf.sinks import AssetSink, DatapointsSink, EventSink, TimeSeriesSink
     from plex_cognite.plex.client import AsyncPlexClient
@@ -180,6 +188,8 @@ async def open_resources(
                 metrics=metrics,
             )
         )
+        space = settings.cdf.datamodeling.instance_space
+        writes_nodes = settings.cdf.writes_nodes
         yield ExtractorResources(
             settings=settings,
             plex=plex,
@@ -194,6 +204,12 @@ async def open_resources(
             ids=ExternalIdScheme(settings.extraction.external_id_prefix),
             data_set_id=data_set,
             metrics=metrics,
+            nodes=NodeSink(cdf, instance_space=space, metrics=metrics) if writes_nodes else None,
+            node_datapoints=(
+                InstanceDatapointsSink(cdf, instance_space=space, concurrency=write, metrics=metrics)
+                if writes_nodes
+                else None
+            ),
         )
 
 

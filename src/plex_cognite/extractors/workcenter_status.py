@@ -2,6 +2,9 @@
 
 Read in half-open windows of `logDate`; a window is committed once its events are acknowledged. Events whose
 workcenter or part asset is missing are held and written again after the run's other writes, and on later runs.
+
+Status entries are high-volume system events: they are not written as nodes. With `cdf.sink: datamodeling` (no
+classic assets to link to) the stream reads nothing and writes nothing, and says so in the log.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ class WorkcenterStatusExtractor(MappedExtractor[WorkcenterStatusEntry, EventItem
     record_model = WorkcenterStatusEntry
 
     async def extract(self) -> None:
-        """Read and write every window not yet done (plus the lookback tail)."""
+        """Read and write every window not yet done (plus the lookback tail); nothing without classic resources."""
+        if not self.settings.cdf.writes_classic:
+            self.log.warning("stream_skipped", reason="workcenter status entries are written as classic events only")
+            return
         async for window, entries in self.windows(self.plex.read_workcenter_status_entries):
             await self.sinks.events.put(self.map_records(entries, self.transform), window=window)

@@ -38,6 +38,8 @@ from plex_cognite.testing._plant_expected import ALL_STREAMS, build_expected, de
 from plex_cognite.testing._plant_time import to_ms
 
 if TYPE_CHECKING:
+    from cognite.client import CogniteClient
+
     from plex_cognite.testing.plant import SimulatedPlant
 
 __all__ = ["ExpectedGraph", "ExpectedNode", "build_expected_graph", "comparable"]
@@ -135,6 +137,22 @@ class ExpectedGraph:
             expected_points = {xid: points for xid, points in self.datapoints.items() if points}
             problems += _compare("datapoints of", expected_points, actual_points)
         return problems
+
+    def mismatches_in(self, client: CogniteClient, space: str) -> list[str]:
+        """Read `space` through the cognite-sdk (typed CDM classes, datapoints by instance id) and compare it.
+
+        Args:
+            client: A cognite-sdk client (`FakeCDF.cognite_client()`, or one for a real project).
+            space: The instance space the extraction wrote.
+
+        Returns:
+            As `mismatches`, nodes, empty nodes and datapoints compared.
+        """
+        from plex_cognite.testing._node_reader import read_node_datapoints, read_node_graph
+
+        graph, empty = read_node_graph(client, space)
+        series = [xid for xid in graph.get("CogniteTimeSeries", {}) if self._ours(xid)]
+        return self.mismatches(graph, empty_nodes=empty, datapoints=read_node_datapoints(client, space, series))
 
 
 def comparable(view: str, properties: Mapping[str, Any]) -> dict[str, Any]:

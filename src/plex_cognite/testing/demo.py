@@ -1,8 +1,9 @@
 """Helpers for running the library against its fakes: settings that point at them, and a check of the result.
 
 `demo_settings(...)` builds `ExtractorSettings` for a running `FakePlex` + `FakeCDF` (state and dead letters in a
-work directory); `verify_cdf(...)` compares what landed in the `FakeCDF` with what the `SimulatedPlant` says a correct
-extraction yields. `plex-cognite demo`, the examples and the end-to-end tests use them.
+work directory, `cdf.sink` as asked); `verify_cdf(...)` compares what landed in the `FakeCDF` with what the
+`SimulatedPlant` says a correct extraction yields: the classic resources and/or the Core Data Model node graph.
+`plex-cognite demo`, the examples and the end-to-end tests use them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from plex_cognite.config import ExtractorSettings
+    from plex_cognite.config import ExtractorSettings, SinkKind
     from plex_cognite.testing.fake_cdf import FakeCDF
     from plex_cognite.testing.plant import SimulatedPlant
 
@@ -25,6 +26,7 @@ def demo_settings(
     workdir: Path,
     *,
     api_key: str = "test-key",
+    sink: SinkKind = "classic",
     **extraction: Any,
 ) -> ExtractorSettings:
     """Settings that point at the fakes, with state and dead letters under `workdir`.
@@ -35,6 +37,7 @@ def demo_settings(
         plant: The plant FakePlex serves (its history range becomes the extraction range).
         workdir: Directory for the state file and the dead-letter file.
         api_key: The key FakePlex accepts.
+        sink: `cdf.sink`: classic resources, Core Data Model nodes (instance space `plex`), or both.
         **extraction: Overrides for the `extraction` section.
     """
     from plex_cognite.config import ExtractorSettings
@@ -49,7 +52,7 @@ def demo_settings(
                 "http2": False,
                 "retry": {"initial_wait_s": 0.05, "max_wait_s": 0.5},
             },
-            "cdf": {"base_url": cdf.base_url, "project": cdf.project, "token": cdf.token},
+            "cdf": {"base_url": cdf.base_url, "project": cdf.project, "token": cdf.token, "sink": sink},
             "extraction": {
                 "start": plant.start,
                 "end": plant.end,
@@ -65,8 +68,23 @@ def demo_settings(
 def verify_cdf(cdf: FakeCDF, plant: SimulatedPlant, settings: ExtractorSettings) -> list[str]:
     """Compare the fake CDF with the plant's expected content; return one line per problem (empty: all good).
 
-    Also checks that every event of the plant's PCN links at least one asset and only existing ones.
+    What is compared follows `cdf.sink`. Classic resources: every asset, event, time series and datapoint, and every
+    event of the plant's PCN links at least one asset and only existing ones; with `datamodeling` alone, no classic
+    resource of the PCN may exist. Nodes (`datamodeling`, `both`): the node graph in the instance space, its
+    relations, empty relation targets and datapoints by instance id, read through the cognite-sdk.
     """
+    extraction = settings.extraction
+    problems = (
+        _verify_classic(cdf, plant, settings) if settings.cdf.writes_classic else _no_classic(cdf, plant, settings)
+    )
+    if settings.cdf.writes_nodes:
+        expected = plant.expected_nodes(extraction.start, extraction.end, streams=list(extraction.streams))
+        space = settings.cdf.datamodeling.instance_space
+        problems += [f"node graph: {line}" for line in expected.mismatches_in(cdf.cognite_client(), space)]
+    return problems
+
+
+def _verify_classic(cdf: FakeCDF, plant: SimulatedPlant, settings: ExtractorSettings) -> list[str]:
     extraction = settings.extraction
     expected = plant.expected_cdf(
         extraction.start,
@@ -74,10 +92,11 @@ def verify_cdf(cdf: FakeCDF, plant: SimulatedPlant, settings: ExtractorSettings)
         streams=list(extraction.streams),
         on_missing_asset="skip_link" if extraction.on_missing_asset == "skip_link" else "defer",
     )
-    series = [row["externalId"] for row in cdf.timeseries]
+    # Series of Core Data Model nodes have an instance id and no external id.
+    series = [row["externalId"] for row in cdf.timeseries if row.get("externalId") is not None]
     problems = expected.mismatches(cdf.assets, cdf.events, cdf.timeseries, {xid: cdf.datapoints(xid) for xid in series})
     asset_ids = {row["id"] for row in cdf.assets}
-    prefix = f"{extraction.external_id_prefix}{plant.pcn}_"
+    prefix = _prefix(plant, settings)
     for event in cdf.events:
         if not str(event.get("externalId", "")).startswith(prefix):
             continue
@@ -87,3 +106,17 @@ def verify_cdf(cdf: FakeCDF, plant: SimulatedPlant, settings: ExtractorSettings)
         elif not set(links) <= asset_ids:
             problems.append(f"event {event['externalId']} links assets that do not exist: {links}")
     return problems
+
+
+def _no_classic(cdf: FakeCDF, plant: SimulatedPlant, settings: ExtractorSettings) -> list[str]:
+    prefix = _prefix(plant, settings)
+    return [
+        f"classic {kind} {row['externalId']} written although cdf.sink is {settings.cdf.sink}"
+        for kind, rows in (("asset", cdf.assets), ("event", cdf.events), ("time series", cdf.timeseries))
+        for row in rows
+        if str(row.get("externalId") or "").startswith(prefix)
+    ]
+
+
+def _prefix(plant: SimulatedPlant, settings: ExtractorSettings) -> str:
+    return f"{settings.extraction.external_id_prefix}{plant.pcn}_"

@@ -1,7 +1,8 @@
 """A whole simulated plant through the CDM mappings and sinks, compared with its expected node graph.
 
 No extractor: the rows are parsed into Plex models, mapped to node items and written with `NodeSink` and
-`InstanceDatapointsSink`; the result is read back through the real cognite-sdk with the typed CDM classes.
+`InstanceDatapointsSink`; the result is read back through the real cognite-sdk with the typed CDM classes
+(`ExpectedGraph.mismatches_in`).
 """
 
 from __future__ import annotations
@@ -11,14 +12,7 @@ from typing import Any
 
 import pydantic
 import pytest
-from cognite.client import AsyncCogniteClient, CogniteClient
-from cognite.client.data_classes.data_modeling import NodeId
-from cognite.client.data_classes.data_modeling.cdm.v1 import (
-    CogniteActivity,
-    CogniteAsset,
-    CogniteSourceSystem,
-    CogniteTimeSeries,
-)
+from cognite.client import AsyncCogniteClient
 
 from plex_cognite.cdf.datamodeling import (
     InstanceDatapointsSink,
@@ -45,12 +39,6 @@ from plex_cognite.testing.plant import PlantSize, SimulatedPlant
 
 FAST_RETRY = RetryPolicy(max_attempts=6, initial_wait_s=0.01, min_wait_s=0.01, max_wait_s=0.05, name="cdf-test")
 PLANT = SimulatedPlant(seed=5, size=PlantSize(production_entries=600, scrap_entries=80))
-VIEWS = {
-    "CogniteSourceSystem": CogniteSourceSystem,
-    "CogniteAsset": CogniteAsset,
-    "CogniteActivity": CogniteActivity,
-    "CogniteTimeSeries": CogniteTimeSeries,
-}
 
 
 def _valid(model: type[pydantic.BaseModel], rows: Iterable[dict[str, Any]]) -> list[Any]:
@@ -88,27 +76,6 @@ def plant_datapoints(plant: SimulatedPlant, ctx: NodeContext) -> list[Datapoints
     return items
 
 
-def read_graph(client: CogniteClient, space: str) -> tuple[dict[str, dict[str, dict[str, Any]]], set[str]]:
-    """Every node by view (through the typed classes), and the nodes with data in no view."""
-    graph: dict[str, dict[str, dict[str, Any]]] = {}
-    for view, cls in VIEWS.items():
-        nodes = client.data_modeling.instances.list(instance_type=cls, space=space, limit=-1)
-        graph[view] = {
-            node.external_id: node.dump(camel_case=True)["properties"]["cdf_cdm"][f"{view}/v1"] for node in nodes
-        }
-    everything = {node.external_id for node in client.data_modeling.instances.list(space=space, limit=-1)}
-    with_data = {xid for nodes in graph.values() for xid in nodes}
-    return graph, everything - with_data
-
-
-def read_points(client: CogniteClient, space: str, series: Iterable[str]) -> dict[str, list[tuple[int, float]]]:
-    out = {}
-    for xid in series:
-        points = client.time_series.data.retrieve(instance_id=NodeId(space, xid), start=0, end="now", limit=None)
-        out[xid] = list(zip(points.timestamp, points.value, strict=True))  # type: ignore[union-attr]
-    return out
-
-
 async def write_plant(aclient: AsyncCogniteClient, plant: SimulatedPlant, ctx: NodeContext) -> None:
     nodes = await NodeSink(aclient, instance_space=ctx.space, retry=FAST_RETRY, batch_size=100).write(
         plant_nodes(plant, ctx)
@@ -121,12 +88,7 @@ async def write_plant(aclient: AsyncCogniteClient, plant: SimulatedPlant, ctx: N
 
 
 def assert_plant_graph(fake_cdf: FakeCDF, plant: SimulatedPlant, space: str) -> None:
-    expected = plant.expected_nodes()
-    client = fake_cdf.cognite_client()
-    graph, empty = read_graph(client, space)
-    series = expected.nodes["CogniteTimeSeries"]
-    problems = expected.mismatches(graph, empty_nodes=empty, datapoints=read_points(client, space, series))
-    assert problems == []
+    assert plant.expected_nodes().mismatches_in(fake_cdf.cognite_client(), space) == []
 
 
 @pytest.mark.parametrize("space", ["plex", "plant_340884"])

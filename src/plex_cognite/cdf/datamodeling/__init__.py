@@ -17,6 +17,7 @@ from plex_cognite.cdf.datamodeling.items import (
 )
 from plex_cognite.cdf.datamodeling.mapping import (
     NodeContext,
+    asset_node,
     building_node,
     job_activity,
     part_node,
@@ -25,9 +26,10 @@ from plex_cognite.cdf.datamodeling.mapping import (
     plex_source_system,
     production_series_node,
     scrap_series_node,
+    series_node,
     workcenter_node,
 )
-from plex_cognite.cdf.datamodeling.sink import MAX_NODES_PER_REQUEST, NodeSink, RejectedNode
+from plex_cognite.cdf.datamodeling.sink import MAX_NODES_PER_REQUEST, NodeSink
 
 __all__ = [
     "DEFAULT_INSTANCE_SPACE",
@@ -39,9 +41,9 @@ __all__ = [
     "NodeContext",
     "NodeItem",
     "NodeSink",
-    "RejectedNode",
     "SourceSystemNode",
     "TimeSeriesNode",
+    "asset_node",
     "building_node",
     "job_activity",
     "node_from_json",
@@ -51,5 +53,6 @@ __all__ = [
     "plex_source_system",
     "production_series_node",
     "scrap_series_node",
+    "series_node",
     "workcenter_node",
 ]

@@ -50,6 +50,7 @@ from plex_cognite.typing import Pcn
 
 __all__ = [
     "NodeContext",
+    "asset_node",
     "building_node",
     "iso_utc",
     "job_activity",
@@ -59,6 +60,7 @@ __all__ = [
     "plex_source_system",
     "production_series_node",
     "scrap_series_node",
+    "series_node",
     "workcenter_node",
 ]
 
@@ -117,7 +119,11 @@ def plex_source_system(ctx: NodeContext) -> SourceSystemNode:
     )
 
 
-def _asset(item: AssetItem, ctx: NodeContext, source_id: str | None) -> AssetNode:
+def asset_node(item: AssetItem, ctx: NodeContext, source_id: str | None) -> AssetNode:
+    """The `CogniteAsset` node describing a classic asset item (same external id, name, description and parent).
+
+    Extractors derive their nodes from the classic items they map, so a replaced classic mapping shows in the nodes.
+    """
     return AssetNode(
         item.external_id,
         space=ctx.space,
@@ -132,27 +138,27 @@ def _asset(item: AssetItem, ctx: NodeContext, source_id: str | None) -> AssetNod
 
 def plant_node(ctx: NodeContext) -> AssetNode:
     """The plant's root asset node (`sourceId` the PCN)."""
-    return _asset(plant_asset(ctx.classic), ctx, ctx.pcn)
+    return asset_node(plant_asset(ctx.classic), ctx, ctx.pcn)
 
 
 def parts_catalog_node(ctx: NodeContext) -> AssetNode:
     """The parts catalog node under the plant (no Plex key)."""
-    return _asset(parts_catalog_asset(ctx.classic), ctx, None)
+    return asset_node(parts_catalog_asset(ctx.classic), ctx, None)
 
 
 def building_node(building: Building, ctx: NodeContext) -> AssetNode:
     """A building node under the plant."""
-    return _asset(building_asset(building, ctx.classic), ctx, building.id)
+    return asset_node(building_asset(building, ctx.classic), ctx, building.id)
 
 
 def workcenter_node(workcenter: Workcenter, ctx: NodeContext) -> AssetNode:
     """A workcenter node under its building, or under the plant when it has none."""
-    return _asset(workcenter_asset(workcenter, ctx.classic), ctx, workcenter.workcenter_id)
+    return asset_node(workcenter_asset(workcenter, ctx.classic), ctx, workcenter.workcenter_id)
 
 
 def part_node(part: Part, ctx: NodeContext) -> AssetNode:
     """A part node under the parts catalog."""
-    return _asset(part_asset(part, ctx.classic), ctx, part.id)
+    return asset_node(part_asset(part, ctx.classic), ctx, part.id)
 
 
 def job_activity(job: Job, ctx: NodeContext) -> ActivityNode:
@@ -174,7 +180,8 @@ def job_activity(job: Job, ctx: NodeContext) -> ActivityNode:
     )
 
 
-def _series(item: TimeSeriesItem, workcenter: Workcenter, ctx: NodeContext) -> TimeSeriesNode:
+def series_node(item: TimeSeriesItem, workcenter: Workcenter, ctx: NodeContext) -> TimeSeriesNode:
+    """The `CogniteTimeSeries` node describing a classic series item of a workcenter (same external id and name)."""
     return TimeSeriesNode(
         item.external_id,
         space=ctx.space,
@@ -192,9 +199,9 @@ def _series(item: TimeSeriesItem, workcenter: Workcenter, ctx: NodeContext) -> T
 
 def production_series_node(workcenter: Workcenter, ctx: NodeContext) -> TimeSeriesNode:
     """The produced-quantity series node of a workcenter."""
-    return _series(production_series(workcenter, ctx.classic), workcenter, ctx)
+    return series_node(production_series(workcenter, ctx.classic), workcenter, ctx)
 
 
 def scrap_series_node(workcenter: Workcenter, ctx: NodeContext) -> TimeSeriesNode:
     """The scrap-quantity series node of a workcenter."""
-    return _series(scrap_series(workcenter, ctx.classic), workcenter, ctx)
+    return series_node(scrap_series(workcenter, ctx.classic), workcenter, ctx)

@@ -24,7 +24,6 @@ import asyncio
 import functools
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from cognite.client import AsyncCogniteClient, CogniteClient
@@ -35,7 +34,7 @@ from plex_cognite.cdf._upsert import BatchRetry
 from plex_cognite.cdf.datamodeling.items import DEFAULT_INSTANCE_SPACE, AssetNode, NodeItem, SourceSystemNode
 from plex_cognite.core.results import ItemFailure, WriteResult
 
-__all__ = ["MAX_NODES_PER_REQUEST", "NodeSink", "RejectedNode", "is_version_conflict"]
+__all__ = ["MAX_NODES_PER_REQUEST", "NodeSink", "is_version_conflict"]
 
 MAX_NODES_PER_REQUEST = 1000
 _INVALID_STATUSES = frozenset({400, 422})
@@ -44,13 +43,6 @@ _INVALID_STATUSES = frozenset({400, 422})
 def is_version_conflict(exc: CogniteAPIError) -> bool:
     """Whether CDF refused an apply because a node changed under it (worth another attempt, not a bad node)."""
     return exc.code == 409 or (exc.code == 400 and "version conflict" in str(exc.message).lower())
-
-
-@dataclass(frozen=True, slots=True)
-class RejectedNode(ItemFailure):
-    """A node CDF refuses as it is (bad property value, unknown property): dead-letter it, do not retry it."""
-
-    permanent: bool = True
 
 
 def _parents_first(items: Sequence[NodeItem]) -> list[NodeItem]:
@@ -152,7 +144,7 @@ class NodeSink(SinkBase):
                 raise
             if len(batch) == 1:
                 reason = f"CDF rejected node {batch[0].key!r}: {exc.message}"[:500]
-                return WriteResult(failed=[RejectedNode(batch[0].key, reason)], requests=1)
+                return WriteResult(failed=[ItemFailure(batch[0].key, reason, permanent=True)], requests=1)
             middle = len(batch) // 2
             first = await self._apply_isolating(batch[:middle])
             second = await self._apply_isolating(batch[middle:])
