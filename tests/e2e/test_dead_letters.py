@@ -52,7 +52,7 @@ def test_sigkill_repeatedly_then_finish_files_each_rejected_row_exactly_once(bac
     expected = asyncio.run(keys_of_one_clean_run(plant, tmp_path / "clean"))
     servers = _Servers(tmp_path)
     try:
-        config = _config(tmp_path, servers, plant)
+        config = _config(tmp_path, servers, plant, "classic")
         if backend == "raw":
             settings = yaml.safe_load(config.read_text())
             settings["dead_letters"] = {"backend": "raw", "raw_db": "plex_cognite", "raw_table": "dead_letters"}

@@ -11,7 +11,7 @@ PLANT = SimulatedPlant(seed=5)
 
 def _as_cdf(graph: ExpectedGraph) -> dict[str, dict[str, dict[str, Any]]]:
     """The expectation rendered the way CDF returns properties (relations as references, times as ISO text)."""
-    from plex_cognite.cdf.datamodeling.mapping import iso_utc
+    from plex_cognite.extractors.node_mapping import iso_utc
 
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for view, nodes in graph.nodes.items():

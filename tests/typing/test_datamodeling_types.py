@@ -7,17 +7,10 @@ from typing import assert_type
 from cognite.client import AsyncCogniteClient
 from cognite.client.data_classes.data_modeling.cdm.v1 import CogniteAssetApply
 
-from plex_cognite.cdf.datamodeling import (
-    AssetNode,
-    InstanceDatapointsSink,
-    NodeContext,
-    NodeItem,
-    NodeSink,
-    node_from_json,
-    plant_node,
-)
+from plex_cognite.cdf.datamodeling import AssetNode, InstanceDatapointsSink, NodeItem, NodeSink, node_from_json
 from plex_cognite.cdf.items import DatapointsItem
 from plex_cognite.core.results import WriteResult
+from plex_cognite.extractors.node_mapping import NodeContext, plant_node
 from plex_cognite.testing import FakeCDF
 from plex_cognite.typing import Sink
 

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 import pydantic
 
-from plex_cognite.cdf.datamodeling import MAX_NODES_PER_REQUEST, NodeContext, NodeItem
+from plex_cognite.cdf.datamodeling import MAX_NODES_PER_REQUEST, NodeItem
 from plex_cognite.cdf.items import AssetItem, DatapointsItem, EventItem, RawRowItem, TimeSeriesItem
 from plex_cognite.cdf.linker import EventAssetLinker, checked_policy
 from plex_cognite.cdf.sinks import RawSink
@@ -49,6 +49,7 @@ from plex_cognite.core.extractor import BaseExtractor
 from plex_cognite.extractors._paired import PairedItems, SinkPair
 from plex_cognite.extractors._replay import record_from_letter
 from plex_cognite.extractors._transforms import MappingContext
+from plex_cognite.extractors.node_mapping import NodeContext
 from plex_cognite.extractors.resources import ExtractorResources, context_for, open_resources
 from plex_cognite.observability.logs import get_logger
 from plex_cognite.plex.pcn_client import PcnPlexClient

@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from plex_cognite.cdf.datamodeling import ActivityNode, job_activity
+from plex_cognite.cdf.datamodeling import ActivityNode
 from plex_cognite.cdf.items import EventItem
 from plex_cognite.core.bound_sink import BoundSink
 from plex_cognite.extractors._replay import record_from_letter
 from plex_cognite.extractors._transforms import job_event
 from plex_cognite.extractors.base import MappedExtractor
+from plex_cognite.extractors.node_mapping import job_activity
 from plex_cognite.plex.models import Job
 from plex_cognite.typing import DeadLetter, KeyedItem
 

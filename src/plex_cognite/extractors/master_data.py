@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from plex_cognite.cdf.datamodeling import AssetNode, NodeItem, asset_node, plex_source_system
+from plex_cognite.cdf.datamodeling import AssetNode, NodeItem
 from plex_cognite.cdf.items import AssetItem
 from plex_cognite.core.bound_sink import BoundSink
 from plex_cognite.core.context import ExtractorContext
@@ -30,6 +30,7 @@ from plex_cognite.extractors._transforms import (
     workcenter_asset,
 )
 from plex_cognite.extractors.base import AsyncBaseExtractor
+from plex_cognite.extractors.node_mapping import asset_node, plex_source_system
 from plex_cognite.extractors.resources import ExtractorResources
 from plex_cognite.plex.models import Building, Part, Workcenter
 from plex_cognite.typing import DeadLetter, KeyedItem

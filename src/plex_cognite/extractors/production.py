@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar
 
-from plex_cognite.cdf.datamodeling import NodeItem, series_node
+from plex_cognite.cdf.datamodeling import NodeItem
 from plex_cognite.cdf.items import TimeSeriesItem
 from plex_cognite.core.bound_sink import BoundSink
 from plex_cognite.core.context import ExtractorContext
@@ -30,6 +30,7 @@ from plex_cognite.extractors._transforms import (
     scrap_series,
 )
 from plex_cognite.extractors.base import AsyncBaseExtractor
+from plex_cognite.extractors.node_mapping import series_node
 from plex_cognite.extractors.resources import ExtractorResources
 from plex_cognite.plex.models import ProductionEntry, ScrapEntry, Workcenter
 from plex_cognite.typing import DeadLetter, KeyedItem, TimeWindow

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from plex_cognite.testing._expected_items import ExpectedAsset, ExpectedDeadLetter, ExpectedEvent, ExpectedTimeSeries
 from plex_cognite.testing._plant_expected_inventory import add_inventory
 from plex_cognite.testing._plant_time import parse_plex_datetime, to_ms
 
@@ -127,45 +128,6 @@ def dead_letter_reason(stream: str, row: Mapping[str, Any]) -> str | None:
 
 def _fail() -> None:
     raise ValueError("not a string")
-
-
-@dataclass(frozen=True)
-class ExpectedAsset:
-    """An asset a full extraction must leave in CDF (only these fields are compared)."""
-
-    external_id: str
-    name: str
-    parent_external_id: str | None
-    description: str | None = None
-
-
-@dataclass(frozen=True)
-class ExpectedEvent:
-    """An event a full extraction must leave in CDF (only these fields are compared)."""
-
-    external_id: str
-    type: str
-    subtype: str | None
-    start_time: int | None
-    end_time: int | None
-    asset_external_ids: frozenset[str]
-
-
-@dataclass(frozen=True)
-class ExpectedTimeSeries:
-    """A time series a full extraction must leave in CDF (only these fields are compared)."""
-
-    external_id: str
-    asset_external_id: str
-
-
-@dataclass(frozen=True)
-class ExpectedDeadLetter:
-    """A raw row a correct extraction must reject, with the reason kind and the row as Plex sent it."""
-
-    stream: str
-    reason_kind: str
-    payload: Mapping[str, Any]
 
 
 @dataclass

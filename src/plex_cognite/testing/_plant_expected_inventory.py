@@ -33,10 +33,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from plex_cognite.plex._dates import format_plex_datetime
+from plex_cognite.testing._expected_items import ExpectedAsset, ExpectedEvent, ExpectedTimeSeries
 from plex_cognite.testing._plant_time import parse_plex_datetime, to_ms
 
 if TYPE_CHECKING:
-    from plex_cognite.testing._plant_expected import ExpectedCdf, ExpectedEvent
+    from plex_cognite.testing._plant_expected import ExpectedCdf
     from plex_cognite.testing.plant import SimulatedPlant
 
 __all__ = [
@@ -109,8 +110,6 @@ def add_inventory(
     rejected: Callable[[str, Mapping[str, Any]], bool],
 ) -> None:
     """Add what the inventory-side streams of `plant` must produce to `out`."""
-    from plex_cognite.testing._plant_expected import ExpectedAsset, ExpectedEvent, ExpectedTimeSeries
-
     prefix = f"PCN{plant.pcn}"
     locations = plant.locations()
     location_ids = {location["locationId"] for location in locations}

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from plex_cognite.cdf.datamodeling import (
-    ActivityNode,
-    AssetNode,
+from plex_cognite.cdf.datamodeling import ActivityNode, AssetNode, SourceSystemNode, TimeSeriesNode, node_from_json
+from plex_cognite.cdf.datamodeling.items import NodeItem
+from plex_cognite.extractors.node_mapping import (
     NodeContext,
-    SourceSystemNode,
-    TimeSeriesNode,
     building_node,
+    iso_utc,
     job_activity,
-    node_from_json,
     part_node,
     parts_catalog_node,
     plant_node,
@@ -21,8 +19,6 @@ from plex_cognite.cdf.datamodeling import (
     scrap_series_node,
     workcenter_node,
 )
-from plex_cognite.cdf.datamodeling.items import NodeItem
-from plex_cognite.cdf.datamodeling.mapping import iso_utc
 from plex_cognite.plex.models import Building, Job, Part, Workcenter
 
 CTX = NodeContext(pcn="340884")

@@ -14,11 +14,11 @@ import pydantic
 import pytest
 from cognite.client import AsyncCogniteClient
 
-from plex_cognite.cdf.datamodeling import (
-    InstanceDatapointsSink,
+from plex_cognite.cdf.datamodeling import InstanceDatapointsSink, NodeItem, NodeSink
+from plex_cognite.cdf.items import DatapointsItem
+from plex_cognite.extractors._transforms import QuantitySums
+from plex_cognite.extractors.node_mapping import (
     NodeContext,
-    NodeItem,
-    NodeSink,
     building_node,
     job_activity,
     part_node,
@@ -29,8 +29,6 @@ from plex_cognite.cdf.datamodeling import (
     scrap_series_node,
     workcenter_node,
 )
-from plex_cognite.cdf.items import DatapointsItem
-from plex_cognite.extractors._transforms import QuantitySums
 from plex_cognite.plex.models import Building, Job, Part, ProductionEntry, ScrapEntry, Workcenter
 from plex_cognite.resilience import RetryPolicy
 from plex_cognite.testing import Fault
