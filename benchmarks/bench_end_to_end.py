@@ -12,6 +12,7 @@ unchanged data (must send zero writes).
 from __future__ import annotations
 
 import argparse
+import cProfile
 import math
 import multiprocessing as mp
 import re
@@ -93,7 +94,7 @@ def _serve(size: str, conn: Any) -> None:
                 )
 
 
-def _extract(size: str, plex_url: str, cdf_url: str, workdir: str, conn: Any) -> None:
+def _extract(size: str, plex_url: str, cdf_url: str, workdir: str, conn: Any, profile: str | None = None) -> None:
     from cognite.client import global_config
 
     global_config.disable_pypi_version_check = True
@@ -120,10 +121,17 @@ def _extract(size: str, plex_url: str, cdf_url: str, workdir: str, conn: Any) ->
             "logging": {"level": "ERROR"},
         }
     )
+    profiler = cProfile.Profile() if profile else None
     started = time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
     report = run_extractors_sync(settings)
     seconds = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if profiler is not None and profile is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_kb = usage.ru_maxrss
     conn.send(
         {
             "ok": report.ok,
@@ -132,11 +140,12 @@ def _extract(size: str, plex_url: str, cdf_url: str, workdir: str, conn: Any) ->
             "read": report.total("read"),
             "written": report.total("written"),
             "peak_rss_mb": peak_kb / 1024,
+            "cpu": usage.ru_utime + usage.ru_stime,
         }
     )
 
 
-def run_size(size: str) -> dict[str, Any]:
+def run_size(size: str, profile: str | None = None) -> dict[str, Any]:
     context = mp.get_context("spawn")
     parent, child = context.Pipe()
     server = context.Process(target=_serve, args=(size, child), daemon=True)
@@ -146,7 +155,8 @@ def run_size(size: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as workdir:
         for label in ("first", "rerun"):
             mine, theirs = context.Pipe()
-            worker = context.Process(target=_extract, args=(size, plex_url, cdf_url, workdir, theirs))
+            where = f"{profile}.{size}.{label}.prof" if profile else None
+            worker = context.Process(target=_extract, args=(size, plex_url, cdf_url, workdir, theirs, where))
             parent.send("reset")
             parent.recv()
             worker.start()
@@ -176,10 +186,11 @@ def _minimum(cdf: dict[str, Any]) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["10k", "100k"], choices=sorted(SIZES))
+    parser.add_argument("--profile", metavar="PREFIX", help="write cProfile stats of each extractor run to PREFIX.*")
     args = parser.parse_args()
     rss: dict[str, float] = {}
     for size in args.sizes:
-        result = run_size(size)
+        result = run_size(size, args.profile)
         first, rerun = result["first"], result["rerun"]
         cdf = first["cdf"]
         writes = sum(cdf["writes"].values())
@@ -190,7 +201,8 @@ def main() -> None:
         )
         print(f"   ok={first['ok']} errors={first['errors']}")
         print(
-            f"   wall {first['seconds']:.1f} s, {first['read'] / first['seconds']:.0f} records/s read, "
+            f"   wall {first['seconds']:.1f} s (extractor CPU {first['cpu']:.1f} s), "
+            f"{first['read'] / first['seconds']:.0f} records/s read, "
             f"{first['written']} items written, peak RSS {first['peak_rss_mb']:.0f} MB"
         )
         print(

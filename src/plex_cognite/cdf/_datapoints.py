@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["MAX_TIMESTAMP_MS", "MAX_VALUE", "MIN_TIMESTAMP_MS", "PreparedPoints", "prepare_datapoints"]
+import orjson
+
+__all__ = [
+    "MAX_TIMESTAMP_MS",
+    "MAX_VALUE",
+    "MIN_TIMESTAMP_MS",
+    "PreparedPoints",
+    "encode_insert_body",
+    "prepare_datapoints",
+]
 
 #: CDF's accepted timestamp range (1900-01-01T00:00:00.000Z .. 2099-12-31T23:59:59.999Z), as in the cognite-sdk.
 MIN_TIMESTAMP_MS = -2_208_988_800_000
@@ -71,3 +80,30 @@ def prepare_datapoints(points: Iterable[tuple[int, float]]) -> PreparedPoints:
             continue
         result.points.append((timestamp, total))
     return result
+
+
+def _points_json(points: Sequence[tuple[int, float]]) -> bytes:
+    # orjson writes the pairs as `[[t,v],[t,v]]`. Numbers hold no ',', '[' or ']', so rewriting the separators
+    # turns that into `[{"timestamp":t,"value":v},...]` without one dict per point (about 20 MB per 100k points).
+    pairs = orjson.dumps(points)
+    if pairs == b"[]":
+        return pairs
+    inner = pairs[2:-2].replace(b"],[", b"\x00").replace(b",", b',"value":').replace(b"\x00", b'},{"timestamp":')
+    return b'[{"timestamp":' + inner + b"}]"
+
+
+def encode_insert_body(series: Sequence[tuple[str, Sequence[tuple[int, float]]]]) -> bytes:
+    """The JSON body of `POST /timeseries/data` for sanitised points, encoded directly.
+
+    Args:
+        series: `(external id, points)` pairs; points are `(epoch ms int, finite float)` as `prepare_datapoints`
+            returns them.
+
+    Returns:
+        `{"items": [{"externalId": ..., "datapoints": [{"timestamp": ..., "value": ...}, ...]}, ...]}` as bytes.
+    """
+    items = [
+        b'{"externalId":' + orjson.dumps(xid) + b',"datapoints":' + _points_json(points) + b"}"
+        for xid, points in series
+    ]
+    return b'{"items":[' + b",".join(items) + b"]}"
