@@ -82,14 +82,16 @@ def prepare_datapoints(points: Iterable[tuple[int, float]]) -> PreparedPoints:
     return result
 
 
-def _points_json(points: Sequence[tuple[int, float]]) -> bytes:
+def _add_points_json(out: bytearray, points: Sequence[tuple[int, float]]) -> None:
     # orjson writes the pairs as `[[t,v],[t,v]]`. Numbers hold no ',', '[' or ']', so rewriting the separators
     # turns that into `[{"timestamp":t,"value":v},...]` without one dict per point (about 20 MB per 100k points).
-    pairs = orjson.dumps(points)
-    if pairs == b"[]":
-        return pairs
-    inner = pairs[2:-2].replace(b"],[", b"\x00").replace(b",", b',"value":').replace(b"\x00", b'},{"timestamp":')
-    return b'[{"timestamp":' + inner + b"}]"
+    if not points:
+        out += b"[]"
+        return
+    inner = orjson.dumps(points)[2:-2]
+    out += b'[{"timestamp":'
+    out += inner.replace(b"],[", b"\x00").replace(b",", b',"value":').replace(b"\x00", b'},{"timestamp":')
+    out += b"}]"
 
 
 def encode_insert_body(series: Sequence[tuple[str, Sequence[tuple[int, float]]]]) -> bytes:
@@ -102,8 +104,12 @@ def encode_insert_body(series: Sequence[tuple[str, Sequence[tuple[int, float]]]]
     Returns:
         `{"items": [{"externalId": ..., "datapoints": [{"timestamp": ..., "value": ...}, ...]}, ...]}` as bytes.
     """
-    items = [
-        b'{"externalId":' + orjson.dumps(xid) + b',"datapoints":' + _points_json(points) + b"}"
-        for xid, points in series
-    ]
-    return b'{"items":[' + b",".join(items) + b"]}"
+    out = bytearray(b'{"items":[')
+    for index, (xid, points) in enumerate(series):
+        out += b'{"externalId":' if index == 0 else b',{"externalId":'
+        out += orjson.dumps(xid)
+        out += b',"datapoints":'
+        _add_points_json(out, points)
+        out += b"}"
+    out += b"]}"
+    return bytes(out)
