@@ -154,6 +154,7 @@ def _extract(size: str, plex_url: str, cdf_url: str, workdir: str, profile: str 
             "written": report.total("written"),
             "peak_rss_mb": peak_kb / 1024,
             "cpu": usage.ru_utime + usage.ru_stime,
+            "state_mib": (Path(workdir) / "state.json").stat().st_size / 2**20,
         }
     )
 
@@ -363,7 +364,10 @@ def main() -> None:
         )
         print(f"   write requests {writes} vs minimum {floor} (ratio {writes / max(floor, 1):.2f}): {cdf['writes']}")
         rerun_writes = sum(rerun["cdf"]["writes"].values())
-        print(f"   re-run over unchanged data: {rerun['seconds']:.1f} s, {rerun_writes} write requests")
+        print(
+            f"   re-run over unchanged data: {rerun['seconds']:.1f} s (CPU {rerun['cpu']:.1f} s), "
+            f"{rerun_writes} write requests; state file {rerun['state_mib']:.1f} MiB"
+        )
         if args.compare:
             _print_comparison(result, "200 ms per request" if args.wan else "loopback")
     if "10k" in rss and "100k" in rss:

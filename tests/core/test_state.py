@@ -166,3 +166,20 @@ def test_dirty_tracking() -> None:
     assert state.dirty_hashes == {"a"}
     state.forget_hash("a")
     assert state.hash_of("a") is None
+
+
+async def test_unchanged_deferred_items_are_not_repeated_on_every_commit(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    store = LocalStateStore(path)
+    state = await store.load("1", "jobs")
+    state.deferred.update({f"PCN1_JOB_{i}": {"external_id": f"PCN1_JOB_{i}", "pad": "x" * 200} for i in range(50)})
+    await store.commit("1", "jobs", state)
+    size = path.stat().st_size
+    state.set_hash("PCN1_JOB_a", b"\x01" * 8)
+    await store.commit("1", "jobs", state)
+    assert path.stat().st_size - size < 200
+    del state.deferred["PCN1_JOB_3"]
+    await store.commit("1", "jobs", state)
+    loaded = await LocalStateStore(path).load("1", "jobs")
+    assert len(loaded.deferred) == 49
+    assert loaded.hash_of("PCN1_JOB_a") == b"\x01" * 8

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
 import json
 import os
 import zlib
@@ -236,6 +237,7 @@ class LocalStateStore:
         self._compact_size = 0  # bytes right after the last compaction (or of the file as first read)
         self._needs_rewrite = False  # an earlier format, or a torn tail: rewrite before appending
         self._committed: dict[str, StreamState] = {}  # the state object last loaded/committed per stream
+        self._written: dict[str, dict[str, bytes]] = {}  # digests of the meta fields last written per stream
 
     # -- reading ---------------------------------------------------------------------------------------------------
 
@@ -322,6 +324,7 @@ class LocalStateStore:
                         "restore the file or delete that entry to re-extract the stream"
                     ) from error
             self._committed[key] = state
+            self._written[key] = _meta_digests(state.meta_json())
             return state
 
     # -- writing ---------------------------------------------------------------------------------------------------
@@ -334,13 +337,15 @@ class LocalStateStore:
         """
         key = _key(pcn, stream)
         async with self._lock:
-            record = _record(key, state, whole=self._committed.get(key) is not state)
+            whole = self._committed.get(key) is not state
+            record, written = _record(key, state, whole=whole, written=None if whole else self._written.get(key))
             try:
                 await asyncio.to_thread(self._write, record)
             except OSError as error:
                 raise StateError(f"could not write state file {self.path}: {error}") from error
             state.mark_clean()
             self._committed[key] = state
+            self._written[key] = written
 
     def _write(self, record: dict[str, Any]) -> None:
         if self._size < 0:
@@ -379,21 +384,36 @@ class LocalStateStore:
         """Nothing to release (every commit is already on disk)."""
 
 
-def _record(key: str, state: StreamState, *, whole: bool) -> dict[str, Any]:
-    """The log line of one commit: meta, and all hashes (`whole`) or the ones that changed (`set` / `drop`)."""
-    if whole:
-        changed: Iterator[tuple[str, bytes]] = state.hashes()
-        dropped: list[str] = []
-    else:
-        dirty = state.dirty_hashes
-        pairs = [(xid, state.hash_of(xid)) for xid in dirty]
-        changed = iter([(xid, digest) for xid, digest in pairs if digest is not None])
-        dropped = [xid for xid, digest in pairs if digest is None]
-    record: dict[str, Any] = {"key": key, "whole": whole, "meta": state.meta_json()}
-    record["set"] = {xid: _b64(digest) for xid, digest in changed}
+def _meta_digests(meta: Mapping[str, Any]) -> dict[str, bytes]:
+    return {name: hashlib.blake2b(orjson.dumps(value), digest_size=8).digest() for name, value in meta.items()}
+
+
+def _record(
+    key: str, state: StreamState, *, whole: bool, written: dict[str, bytes] | None
+) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The log line of one commit, and the digests of its meta fields.
+
+    `whole`: every hash and every meta field. Otherwise only the hashes that changed (`set` / `drop`) and the meta
+    fields whose digest differs from `written` (the deferred items, say, are not repeated on every commit).
+    """
+    meta = state.meta_json()
+    digests = _meta_digests(meta)
+    if whole or written is None:
+        record: dict[str, Any] = {"key": key, "whole": True, "meta": meta}
+        record["set"] = {xid: _b64(digest) for xid, digest in state.hashes()}
+        return record, digests
+    changed_meta = {name: value for name, value in meta.items() if written.get(name) != digests[name]}
+    record = {"key": key, "whole": False, "meta": changed_meta, "set": {}}
+    dropped: list[str] = []
+    for xid in state.dirty_hashes:
+        digest = state.hash_of(xid)
+        if digest is None:
+            dropped.append(xid)
+        else:
+            record["set"][xid] = _b64(digest)
     if dropped:
         record["drop"] = dropped
-    return record
+    return record, digests
 
 
 def _apply(entries: dict[str, _Entry], key: str, record: dict[str, Any]) -> None:
@@ -401,7 +421,7 @@ def _apply(entries: dict[str, _Entry], key: str, record: dict[str, Any]) -> None
     if record.get("whole") or entry is None:
         entries[key] = _Entry(dict(record["meta"]), dict(record.get("set") or {}))
         return
-    entry.meta = dict(record["meta"])
+    entry.meta.update(record["meta"])
     entry.hashes.update(record.get("set") or {})
     for xid in record.get("drop") or ():
         entry.hashes.pop(xid, None)
