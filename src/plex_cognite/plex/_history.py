@@ -100,8 +100,12 @@ class WindowReader:
             return await self._fetch(pcn, path, extra, window)
 
         async for _, parts in ordered_fetch(windows, fetch, self._lookahead):
-            for part, body in parts:
-                async for batch in self._batches(pcn, part, body, model, validator, time_of):
+            parts.reverse()
+            while parts:
+                part, body = parts.pop()  # dropped here, so the body is freed once it is validated
+                batches = self._batches(pcn, part, body, model, validator, time_of)
+                del body
+                async for batch in batches:
                     yield batch
 
     async def _fetch(self, pcn: str, path: str, params: QueryParams, window: Window) -> list[tuple[Window, bytes]]:
@@ -151,6 +155,7 @@ class WindowReader:
         # The body is held anyway (a window is delivered whole or not at all): parse and validate it in one call.
         # Plex does not document whether endDate is inclusive: keep [start, end) so no row is delivered twice.
         records = [record for record in validator.validate_json(model, body) if window.contains(time_of(record))]
+        del body  # the records are all that is needed from here on
         size = self._batch_size
         for offset in range(0, len(records), size):
             batch = records[offset : offset + size]
