@@ -78,17 +78,25 @@ def _serve(size: str, latency_s: float, conn: Any) -> None:
     from plex_cognite.testing.fake_plex import FakePlex
 
     plant = _plant(size)
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
     with FakePlex(plant, latency_s=latency_s) as plex, FakeCDF(latency_s=latency_s) as cdf:
         conn.send((plex.base_url, cdf.base_url))
+        started = cpu()
         while True:
             command = conn.recv()
             if command == "stop":
                 return
             if command == "reset":
                 cdf.reset_request_log()
+                started = cpu()
                 conn.send(None)
             if command == "wipe":
                 cdf.reset()
+                started = cpu()
                 conn.send(None)
             if command == "counts":
                 writes: dict[str, int] = {}
@@ -103,6 +111,7 @@ def _serve(size: str, latency_s: float, conn: Any) -> None:
                         "events": len(cdf.events),
                         "timeseries": len(cdf.timeseries),
                         "datapoints": points,
+                        "fakes_cpu": cpu() - started,
                     }
                 )
 
@@ -309,6 +318,7 @@ def _print_comparison(result: dict[str, Any], network: str) -> None:
     rows: list[tuple[str, list[str]]] = []
     rows.append(("wall s", [f"{run['seconds']:.1f}" for run in runs.values()]))
     rows.append(("CPU s (its process)", [f"{run['cpu']:.1f}" for run in runs.values()]))
+    rows.append(("CPU s (fakes' process)", [f"{run['cdf']['fakes_cpu']:.1f}" for run in runs.values()]))
     rows.append(("peak RSS MiB", [f"{run['peak_rss_mb']:.0f}" for run in runs.values()]))
     rows.append((f"write requests (floor {floor})", [str(sum(run["cdf"]["writes"].values())) for run in runs.values()]))
     rows.append(
