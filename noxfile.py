@@ -48,7 +48,19 @@ def docs(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Run every benchmark under benchmarks/ and print the figures (not part of CI)."""
+    """Run every benchmark under benchmarks/ and print the figures (not part of CI).
+
+    The end-to-end benchmark runs with `--compare` (the cognite-extractor-utils peer, in its own venv
+    `benchmarks/.venv-peer` created on first use, and the raw-SDK ceiling), on loopback and then with 200 ms per
+    request. `nox -s bench -- SCRIPT [ARGS...]` runs one script with its own arguments instead.
+    """
     session.install("-e", ".[dev]")
+    if session.posargs:
+        session.run("python", *session.posargs)
+        return
     for script in sorted(__import__("pathlib").Path("benchmarks").glob("bench_*.py")):
-        session.run("python", str(script), *session.posargs)
+        if script.name == "bench_end_to_end.py":
+            session.run("python", str(script), "--compare")
+            session.run("python", str(script), "--sizes", "100k", "--compare", "--wan")
+        else:
+            session.run("python", str(script))

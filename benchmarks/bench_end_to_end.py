@@ -7,15 +7,26 @@ unchanged data (must send zero writes).
 
     python benchmarks/bench_end_to_end.py                 # 10k-jobs and 100k-jobs plants
     python benchmarks/bench_end_to_end.py --sizes 10k     # just the small one
+    python benchmarks/bench_end_to_end.py --sizes 100k --compare        # + extractor-utils peer and raw SDK
+    python benchmarks/bench_end_to_end.py --sizes 100k --compare --wan  # the same with 200 ms per request
+
+`--compare` also runs, against the same fakes (CDF emptied before each): the same extraction written the usual way
+on cognite-extractor-utils' upload queues (`peer_extractor_utils.py`, in `benchmarks/.venv-peer`, created on first
+use: extractor-utils requires cognite-sdk < 8), and the raw-SDK ceiling (bulk creates of the plant's expected
+objects, built and linked before the clock starts). `--profile PREFIX` writes cProfile stats of each library run.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import json
 import math
 import multiprocessing as mp
 import re
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -62,19 +73,30 @@ def _plant(size: str) -> Any:
     return SimulatedPlant(seed=1, pcn="340884", size=PlantSize(**SIZES[size]))
 
 
-def _serve(size: str, conn: Any) -> None:
+def _serve(size: str, latency_s: float, conn: Any) -> None:
     from plex_cognite.testing.fake_cdf import FakeCDF
     from plex_cognite.testing.fake_plex import FakePlex
 
     plant = _plant(size)
-    with FakePlex(plant) as plex, FakeCDF() as cdf:
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    with FakePlex(plant, latency_s=latency_s) as plex, FakeCDF(latency_s=latency_s) as cdf:
         conn.send((plex.base_url, cdf.base_url))
+        started = cpu()
         while True:
             command = conn.recv()
             if command == "stop":
                 return
             if command == "reset":
                 cdf.reset_request_log()
+                started = cpu()
+                conn.send(None)
+            if command == "wipe":
+                cdf.reset()
+                started = cpu()
                 conn.send(None)
             if command == "counts":
                 writes: dict[str, int] = {}
@@ -89,11 +111,12 @@ def _serve(size: str, conn: Any) -> None:
                         "events": len(cdf.events),
                         "timeseries": len(cdf.timeseries),
                         "datapoints": points,
+                        "fakes_cpu": cpu() - started,
                     }
                 )
 
 
-def _extract(size: str, plex_url: str, cdf_url: str, workdir: str, conn: Any) -> None:
+def _extract(size: str, plex_url: str, cdf_url: str, workdir: str, profile: str | None, conn: Any) -> None:
     from cognite.client import global_config
 
     global_config.disable_pypi_version_check = True
@@ -120,10 +143,17 @@ def _extract(size: str, plex_url: str, cdf_url: str, workdir: str, conn: Any) ->
             "logging": {"level": "ERROR"},
         }
     )
+    profiler = cProfile.Profile() if profile else None
     started = time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
     report = run_extractors_sync(settings)
     seconds = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if profiler is not None and profile is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_kb = usage.ru_maxrss
     conn.send(
         {
             "ok": report.ok,
@@ -132,40 +162,148 @@ def _extract(size: str, plex_url: str, cdf_url: str, workdir: str, conn: Any) ->
             "read": report.total("read"),
             "written": report.total("written"),
             "peak_rss_mb": peak_kb / 1024,
+            "cpu": usage.ru_utime + usage.ru_stime,
+            "state_mib": (Path(workdir) / "state.json").stat().st_size / 2**20,
         }
     )
 
 
-def run_size(size: str) -> dict[str, Any]:
+def _raw_sdk(size: str, cdf_url: str, conn: Any) -> None:
+    """The ceiling: the cognite-sdk bulk-creating the plant's expected objects, built before the clock starts."""
+    from cognite.client import ClientConfig, CogniteClient, global_config
+    from cognite.client.credentials import Token
+    from cognite.client.data_classes import AssetWrite, EventWrite, TimeSeriesWrite
+
+    global_config.disable_pypi_version_check = True
+    plant = _plant(size)
+    expected = plant.expected_cdf()
+    depth: dict[str, int] = {}
+
+    def level(xid: str) -> int:
+        if xid not in depth:
+            parent = expected.assets[xid].parent_external_id
+            depth[xid] = 0 if parent is None else level(parent) + 1
+        return depth[xid]
+
+    levels: dict[int, list[AssetWrite]] = {}
+    for asset in expected.assets.values():
+        levels.setdefault(level(asset.external_id), []).append(
+            AssetWrite(
+                external_id=asset.external_id,
+                name=asset.name,
+                parent_external_id=asset.parent_external_id,
+                description=asset.description,
+            )
+        )
+    events = list(expected.events.values())
+    series = list(expected.timeseries.values())
+    points = [
+        {"external_id": xid, "datapoints": sorted(values.items())}
+        for xid, values in expected.datapoints.items()
+        if values
+    ]
+    client = CogniteClient(
+        ClientConfig(client_name="bench", project="test-project", credentials=Token("test-token"), base_url=cdf_url)
+    )
+    started = time.perf_counter()
+    ids: dict[str, int] = {}
+    for _, assets in sorted(levels.items()):
+        ids.update((a.external_id, a.id) for a in client.assets.create(assets) if a.external_id)
+    client.time_series.create(
+        [TimeSeriesWrite(external_id=t.external_id, asset_id=ids[t.asset_external_id]) for t in series]
+    )
+    client.events.create(
+        [
+            EventWrite(
+                external_id=e.external_id,
+                type=e.type,
+                subtype=e.subtype,
+                start_time=e.start_time,
+                end_time=e.end_time,
+                asset_ids=[ids[x] for x in sorted(e.asset_external_ids)],
+            )
+            for e in events
+        ]
+    )
+    client.time_series.data.insert_multiple(points)
+    seconds = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    conn.send({"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024, "cpu": usage.ru_utime + usage.ru_stime})
+
+
+def _peer_python() -> Path:
+    """The peer's virtualenv (cognite-extractor-utils needs cognite-sdk < 8), created on first use."""
+    venv = Path(__file__).parent / ".venv-peer"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    probe = subprocess.run([str(python), "-c", "import cognite.extractorutils, httpx"], capture_output=True)
+    if probe.returncode != 0:
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "cognite-extractor-utils", "httpx"], check=True)
+    return python
+
+
+def _peer(size: str, plex_url: str, cdf_url: str) -> dict[str, Any]:
+    plant = _plant(size)
+    command = [
+        str(_peer_python()),
+        str(Path(__file__).parent / "peer_extractor_utils.py"),
+        *("--plex-url", plex_url, "--cdf-url", cdf_url, "--pcn", plant.pcn, "--api-key", "test-key"),
+        *("--start", plant.start.isoformat(), "--end", plant.end.isoformat()),
+        *("--project", "test-project", "--token", "test-token"),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"the extractor-utils peer failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _in_process(context: Any, target: Any, *args: Any) -> dict[str, Any]:
+    mine, theirs = context.Pipe()
+    worker = context.Process(target=target, args=(*args, theirs))
+    worker.start()
+    theirs.close()
+    try:
+        outcome: dict[str, Any] = mine.recv()  # EOFError when the worker died (its traceback is on stderr)
+    except EOFError:
+        raise SystemExit(f"{target.__name__} failed (exit code {worker.exitcode})") from None
+    worker.join()
+    return outcome
+
+
+def run_size(size: str, profile: str | None = None, *, latency_s: float = 0.0, compare: bool = False) -> dict[str, Any]:
     context = mp.get_context("spawn")
     parent, child = context.Pipe()
-    server = context.Process(target=_serve, args=(size, child), daemon=True)
+    server = context.Process(target=_serve, args=(size, latency_s, child), daemon=True)
     server.start()
     plex_url, cdf_url = parent.recv()
     results: dict[str, Any] = {"size": size}
+
+    def counted(outcome: dict[str, Any]) -> dict[str, Any]:
+        parent.send("counts")
+        outcome["cdf"] = parent.recv()
+        return outcome
+
     with tempfile.TemporaryDirectory() as workdir:
         for label in ("first", "rerun"):
-            mine, theirs = context.Pipe()
-            worker = context.Process(target=_extract, args=(size, plex_url, cdf_url, workdir, theirs))
+            where = f"{profile}.{size}.{label}.prof" if profile else None
             parent.send("reset")
             parent.recv()
-            worker.start()
-            theirs.close()
-            try:
-                outcome = mine.recv()  # EOFError when the worker died (its traceback is on stderr)
-            except EOFError:
-                raise SystemExit(f"the extractor process for {size} failed (exit code {worker.exitcode})") from None
-            worker.join()
-            parent.send("counts")
-            outcome["cdf"] = parent.recv()
-            results[label] = outcome
+            results[label] = counted(_in_process(context, _extract, size, plex_url, cdf_url, workdir, where))
+    if compare:
+        parent.send("wipe")
+        parent.recv()
+        results["peer"] = counted(_peer(size, plex_url, cdf_url))
+        parent.send("wipe")
+        parent.recv()
+        results["raw"] = counted(_in_process(context, _raw_sdk, size, cdf_url))
     parent.send("stop")
     server.join(timeout=30)
     return results
 
 
 def _minimum(cdf: dict[str, Any]) -> int:
-    return (
+    return int(
         math.ceil(cdf["assets"] / 1000)
         + math.ceil(cdf["events"] / 1000)
         + math.ceil(cdf["timeseries"] / 1000)
@@ -173,13 +311,49 @@ def _minimum(cdf: dict[str, Any]) -> int:
     )
 
 
+def _print_comparison(result: dict[str, Any], network: str) -> None:
+    """One table: library vs the extractor-utils peer vs the raw-SDK ceiling, and the library's ratios to both."""
+    runs = {"library": result["first"], "extractor-utils": result["peer"], "raw SDK": result["raw"]}
+    floor = _minimum(result["first"]["cdf"])
+    rows: list[tuple[str, list[str]]] = []
+    rows.append(("wall s", [f"{run['seconds']:.1f}" for run in runs.values()]))
+    rows.append(("CPU s (its process)", [f"{run['cpu']:.1f}" for run in runs.values()]))
+    rows.append(("CPU s (fakes' process)", [f"{run['cdf']['fakes_cpu']:.1f}" for run in runs.values()]))
+    rows.append(("peak RSS MiB", [f"{run['peak_rss_mb']:.0f}" for run in runs.values()]))
+    rows.append((f"write requests (floor {floor})", [str(sum(run["cdf"]["writes"].values())) for run in runs.values()]))
+    rows.append(
+        (
+            "events / datapoints in CDF",
+            [f"{run['cdf']['events']} / {run['cdf']['datapoints']}" for run in runs.values()],
+        )
+    )
+    lib, peer, raw = runs.values()
+    print(f"   -- {network}: library vs peer vs raw SDK")
+    print(f"   {'':32}" + "".join(f"{name:>26}" for name in runs))
+    for label, cells in rows:
+        print(f"   {label:32}" + "".join(f"{cell:>26}" for cell in cells))
+    print(
+        f"   ratios: wall library/extractor-utils {lib['seconds'] / peer['seconds']:.2f}x, "
+        f"library/raw SDK {lib['seconds'] / raw['seconds']:.2f}x; "
+        f"peak RSS library/extractor-utils {lib['peak_rss_mb'] / peer['peak_rss_mb']:.2f}x; "
+        f"writes library/floor {sum(lib['cdf']['writes'].values()) / max(floor, 1):.2f}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["10k", "100k"], choices=sorted(SIZES))
+    parser.add_argument("--profile", metavar="PREFIX", help="write cProfile stats of each extractor run to PREFIX.*")
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="also run the extractor-utils peer (own venv, created on demand) and the raw-SDK ceiling",
+    )
+    parser.add_argument("--wan", action="store_true", help="both fakes add 200 ms to every request")
     args = parser.parse_args()
     rss: dict[str, float] = {}
     for size in args.sizes:
-        result = run_size(size)
+        result = run_size(size, args.profile, latency_s=0.2 if args.wan else 0.0, compare=args.compare)
         first, rerun = result["first"], result["rerun"]
         cdf = first["cdf"]
         writes = sum(cdf["writes"].values())
@@ -190,7 +364,8 @@ def main() -> None:
         )
         print(f"   ok={first['ok']} errors={first['errors']}")
         print(
-            f"   wall {first['seconds']:.1f} s, {first['read'] / first['seconds']:.0f} records/s read, "
+            f"   wall {first['seconds']:.1f} s (extractor CPU {first['cpu']:.1f} s), "
+            f"{first['read'] / first['seconds']:.0f} records/s read, "
             f"{first['written']} items written, peak RSS {first['peak_rss_mb']:.0f} MB"
         )
         print(
@@ -199,7 +374,12 @@ def main() -> None:
         )
         print(f"   write requests {writes} vs minimum {floor} (ratio {writes / max(floor, 1):.2f}): {cdf['writes']}")
         rerun_writes = sum(rerun["cdf"]["writes"].values())
-        print(f"   re-run over unchanged data: {rerun['seconds']:.1f} s, {rerun_writes} write requests")
+        print(
+            f"   re-run over unchanged data: {rerun['seconds']:.1f} s (CPU {rerun['cpu']:.1f} s), "
+            f"{rerun_writes} write requests; state file {rerun['state_mib']:.1f} MiB"
+        )
+        if args.compare:
+            _print_comparison(result, "200 ms per request" if args.wan else "loopback")
     if "10k" in rss and "100k" in rss:
         print(f"== peak RSS growth 10k -> 100k jobs: {rss['100k'] / rss['10k']:.2f}x")
 

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import json
 import math
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plex_cognite.cdf._datapoints import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, prepare_datapoints
+from plex_cognite.cdf._datapoints import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, encode_insert_body, prepare_datapoints
 
 
 def test_same_millisecond_points_are_summed() -> None:
@@ -50,3 +51,30 @@ def test_sums_are_preserved_per_timestamp(raw: list[tuple[int, float]]) -> None:
         expected[ts] = expected.get(ts, 0.0) + value
     assert prepared.points == sorted(expected.items())
     assert prepared.merged == len(raw) - len(expected)
+
+
+_SERIES = st.lists(
+    st.tuples(
+        st.text(min_size=1, max_size=20),
+        st.lists(
+            st.tuples(
+                st.integers(min_value=MIN_TIMESTAMP_MS, max_value=MAX_TIMESTAMP_MS),
+                st.floats(min_value=-1e100, max_value=1e100, allow_nan=False),
+            ),
+            max_size=30,
+        ),
+    ),
+    max_size=5,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_SERIES)
+def test_the_insert_body_is_the_json_of_one_object_per_point(series: list[tuple[str, list[tuple[int, float]]]]) -> None:
+    body = json.loads(encode_insert_body(series))
+    assert body == {
+        "items": [
+            {"externalId": xid, "datapoints": [{"timestamp": t, "value": v} for t, v in points]}
+            for xid, points in series
+        ]
+    }

@@ -212,3 +212,17 @@ async def test_hierarchy_helpers_read_parents_even_for_ids_primed_without_them(
 
     assert await resolver.ancestors_async("leaf") == [mid.id, root.id]
     assert await resolver.root_id_async("mid") == root.id
+
+
+async def test_an_in_process_cache_does_not_hold_the_id_map_a_second_time(
+    fake_cdf: FakeCDF, client: CogniteClient, aclient: AsyncCogniteClient
+) -> None:
+    ids = make_assets(client, 50)
+    cache = MemoryCache()
+    resolver = AssetIDResolver(aclient, cache)
+    assert await resolver.resolve_async(list(ids)) == ids
+    assert len(cache) == 0  # the ids live once, in the map the cache lends the resolver
+    await cache.clear()
+    fake_cdf.reset_request_log()
+    assert await resolver.resolve_async(["A1"]) == {"A1": ids["A1"]}
+    assert byids_requests(fake_cdf) == 1

@@ -40,8 +40,81 @@ async def test_local_store_round_trip(tmp_path: Path) -> None:
 async def test_local_store_hashes_are_compact(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     await LocalStateStore(path).commit("1", "parts", sample_state())
-    doc = json.loads(path.read_text())
-    assert doc["streams"]["1:parts"]["hashes"]["PCN1_PART_a"] == "AQEBAQEBAQE="
+    header, record = (json.loads(line) for line in path.read_text().splitlines())
+    assert header == {"format": "plex-cognite-state", "version": 2}
+    assert record["set"]["PCN1_PART_a"] == "AQEBAQEBAQE="
+
+
+async def test_a_commit_appends_only_what_changed(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    await LocalStateStore(path).commit("1", "parts", sample_state())
+    store = LocalStateStore(path)
+    state = await store.load("1", "parts")
+    state.set_hash("PCN1_PART_b", b"\x09" * 8)
+    state.forget_hash("PCN1_PART_a")
+    state.windows.add(T1, T1 + (T1 - T0))
+    before = path.read_bytes()
+    await store.commit("1", "parts", state)
+    await store.commit("1", "parts", state)  # nothing changed: a line with no hashes
+    after = path.read_bytes()
+    assert after.startswith(before)
+    first, second = (json.loads(line) for line in after[len(before) :].splitlines())
+    assert (first["set"], first["drop"], first["whole"]) == ({"PCN1_PART_b": "CQkJCQkJCQk="}, ["PCN1_PART_a"], False)
+    assert second["set"] == {}
+    loaded = await LocalStateStore(path).load("1", "parts")
+    assert dict(loaded.hashes()) == {"PCN1_PART_b": b"\x09" * 8}
+    assert list(loaded.windows) == [(T0, T1 + (T1 - T0))]
+
+
+async def test_a_state_the_store_did_not_load_replaces_the_stream_whole(tmp_path: Path) -> None:
+    store = LocalStateStore(tmp_path / "state.json")
+    await store.commit("1", "parts", sample_state())
+    fresh = StreamState()
+    fresh.set_hash("only", b"\x07" * 8)
+    await store.commit("1", "parts", fresh)
+    assert dict((await LocalStateStore(tmp_path / "state.json").load("1", "parts")).hashes()) == {"only": b"\x07" * 8}
+
+
+async def test_a_torn_last_line_was_never_acknowledged_and_is_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    store = LocalStateStore(path)
+    state = sample_state()
+    await store.commit("1", "parts", state)
+    with path.open("ab") as handle:
+        handle.write(b'{"key":"1:parts","whole":false,"meta":{},"set":{"PCN1_PART_a":"AAAA')
+    reopened = LocalStateStore(path)
+    loaded = await reopened.load("1", "parts")
+    assert loaded.hash_of("PCN1_PART_a") == b"\x01" * 8
+    loaded.set_hash("new", b"\x05" * 8)
+    await reopened.commit("1", "parts", loaded)
+    assert (await LocalStateStore(path).load("1", "parts")).hash_of("new") == b"\x05" * 8
+
+
+async def test_a_state_file_of_the_earlier_format_is_read_and_rewritten_as_a_log(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    earlier = {"1:parts": {**sample_state().meta_json(), "hashes": {"PCN1_PART_a": "AQEBAQEBAQE="}}}
+    path.write_text(json.dumps({"streams": earlier, "version": 1}))
+    store = LocalStateStore(path)
+    state = await store.load("1", "parts")
+    assert state.hash_of("PCN1_PART_a") == b"\x01" * 8
+    await store.commit("1", "jobs", StreamState())
+    assert json.loads(path.read_text().splitlines()[0])["version"] == 2
+    assert (await LocalStateStore(path).load("1", "parts")).hash_of("PCN1_PART_a") == b"\x01" * 8
+
+
+async def test_the_log_is_compacted_and_keeps_every_stream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("plex_cognite.core.state._COMPACT_MIN_BYTES", 2000)
+    path = tmp_path / "state.json"
+    store = LocalStateStore(path)
+    await store.commit("1", "jobs", sample_state())
+    state = await store.load("1", "parts")
+    for round_ in range(200):
+        state.set_hash(f"x{round_ % 7}", round_.to_bytes(8, "big"))
+        await store.commit("1", "parts", state)
+    assert path.stat().st_size < 2000
+    loaded = await LocalStateStore(path).load("1", "parts")
+    assert dict(loaded.hashes()) == {f"x{r % 7}": r.to_bytes(8, "big") for r in range(193, 200)}
+    assert (await LocalStateStore(path).load("1", "jobs")).hash_of("PCN1_PART_a") == b"\x01" * 8
 
 
 async def test_local_store_leaves_no_temp_files(tmp_path: Path) -> None:
@@ -93,3 +166,20 @@ def test_dirty_tracking() -> None:
     assert state.dirty_hashes == {"a"}
     state.forget_hash("a")
     assert state.hash_of("a") is None
+
+
+async def test_unchanged_deferred_items_are_not_repeated_on_every_commit(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    store = LocalStateStore(path)
+    state = await store.load("1", "jobs")
+    state.deferred.update({f"PCN1_JOB_{i}": {"external_id": f"PCN1_JOB_{i}", "pad": "x" * 200} for i in range(50)})
+    await store.commit("1", "jobs", state)
+    size = path.stat().st_size
+    state.set_hash("PCN1_JOB_a", b"\x01" * 8)
+    await store.commit("1", "jobs", state)
+    assert path.stat().st_size - size < 200
+    del state.deferred["PCN1_JOB_3"]
+    await store.commit("1", "jobs", state)
+    loaded = await LocalStateStore(path).load("1", "jobs")
+    assert len(loaded.deferred) == 49
+    assert loaded.hash_of("PCN1_JOB_a") == b"\x01" * 8

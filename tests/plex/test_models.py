@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -7,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from plex_cognite.errors import SourceError
 from plex_cognite.plex import (
     Building,
     Container,
@@ -172,3 +174,80 @@ def test_a_move_keeps_negative_deltas_and_a_text_operation_number() -> None:
         ).operation_number
         == 10
     )
+
+
+@pytest.mark.parametrize(
+    ("stream", "model", "rows"),
+    [
+        ("jobs", Job, list(PLANT.jobs())),
+        ("production", ProductionEntry, list(PLANT.production_entries())),
+        ("workcenter_status", WorkcenterStatusEntry, list(PLANT.workcenter_status_entries())),
+    ],
+)
+def test_a_whole_body_validates_to_the_same_records_and_dead_letters_as_its_rows(
+    stream: str, model: type[PlexRecord], rows: list[dict[str, Any]]
+) -> None:
+    by_rows: list[Any] = []
+    by_body: list[Any] = []
+    expected = RowValidator(stream, PLANT.pcn, on_dead_letter=by_rows.append).validate(model, rows)
+    body = json.dumps([*rows, 7, "text"]).encode()
+    records = RowValidator(stream, PLANT.pcn, on_dead_letter=by_body.append).validate_json(model, body)
+    assert records == expected
+    assert [(letter.payload, letter.reason) for letter in by_body[:-2]] == [
+        (letter.payload, letter.reason) for letter in by_rows
+    ]
+    assert [letter.reason.split(":")[0] for letter in by_body[-2:]] == ["not_an_object", "not_an_object"]
+
+
+def test_a_body_with_a_byte_order_mark_or_not_an_array_goes_through_the_decoder() -> None:
+    row = {"workcenterId": "w", "transactionDate": "2025-01-01T00:00:00Z", "quantity": 1}
+    validator = RowValidator("production", "340884")
+    body = json.dumps([row]).encode()
+    assert len(validator.validate_json(ProductionEntry, b"\xef\xbb\xbf" + body)) == 1
+    with pytest.raises(SourceError, match="malformed or truncated JSON array"):
+        validator.validate_json(ProductionEntry, body[:-1])
+    with pytest.raises(SourceError, match="expected a JSON array"):
+        validator.validate_json(ProductionEntry, b'{"error": "no"}')
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        (None, "missing_field"),
+        ("", "invalid_datetime"),
+        (1735689600.5, "invalid_datetime"),
+        (True, "invalid_datetime"),
+        ("2025-01-01T00:00:00", "invalid_datetime"),
+        ("2025-13-01T00:00:00Z", "invalid_datetime"),
+    ],
+)
+def test_required_dates_refuse_what_plex_never_sends(value: object, kind: str) -> None:
+    letters: list[Any] = []
+    row = {"workcenterId": "w", "transactionDate": value, "quantity": 1}
+    validator = RowValidator("production", "340884", on_dead_letter=letters.append)
+    assert validator.validate_json(ProductionEntry, json.dumps([row]).encode()) == []
+    assert letters[0].reason.startswith(f"{kind}: ProductionEntry: transactionDate: ")
+    if value is not None:
+        assert repr(value) in letters[0].reason
+
+
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_optional_dates_read_null_and_blank_as_none(value: object) -> None:
+    assert Job.model_validate({"id": "j", "completedDate": value}).completed_date is None
+    assert Job.model_validate_json(json.dumps({"id": "j", "completedDate": value})).completed_date is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.datetimes(
+        min_value=datetime(1901, 1, 1),
+        max_value=datetime(9998, 1, 1),
+        timezones=st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda m: timezone(timedelta(minutes=m))),
+    )
+)
+def test_aware_datetimes_and_their_text_validate_to_the_same_utc_instant(moment: datetime) -> None:
+    from_object = Job.model_validate({"id": "j", "dueDate": moment}).due_date
+    from_text = Job.model_validate_json(json.dumps({"id": "j", "dueDate": moment.isoformat()})).due_date
+    assert from_object == from_text == moment
+    assert from_object is not None
+    assert from_object.tzinfo is UTC

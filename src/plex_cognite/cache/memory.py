@@ -6,6 +6,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from cachetools import TLRUCache
 
@@ -86,6 +87,17 @@ class MemoryCache:
         # The time to live of the item being written: set under the lock just before each write, read by `_ttu`.
         self._write_ttl: float = math.inf
         self._data = self._new_store()
+        self._maps: dict[str, dict[str, Any]] = {}
+
+    def local_map(self, namespace: str) -> dict[str, Any]:
+        """A plain dict kept on this cache per `namespace`, for owners that hold a mapping of their own.
+
+        `AssetIDResolver` keeps its external id -> asset id map here instead of also writing every id into the
+        cache: with an in-process cache that would hold the same map twice. Resolvers sharing this cache share the
+        map. It has no time to live and no size limit (the resolver's map never had one); `clear` empties it.
+        """
+        with self._lock:
+            return self._maps.setdefault(namespace, {})
 
     def _new_store(self) -> _CountingTLRU:
         return _CountingTLRU(self.max_size, self._ttu, self._timer, self._counter)
@@ -189,6 +201,8 @@ class MemoryCache:
         """Remove every item. Counters are kept; removed items do not count as evictions."""
         with self._lock:
             self._data = self._new_store()
+            for mapping in self._maps.values():
+                mapping.clear()
 
     async def aclose(self) -> None:
         """Nothing to release (present so that every backend can be closed the same way)."""

@@ -15,7 +15,7 @@ from cognite.client import AsyncCogniteClient, CogniteClient
 from cognite.client.exceptions import CogniteNotFoundError
 
 from plex_cognite.cdf._batching import chunked
-from plex_cognite.cdf._datapoints import prepare_datapoints
+from plex_cognite.cdf._datapoints import encode_insert_body, prepare_datapoints
 from plex_cognite.cdf._sink_base import SinkBase, merged
 from plex_cognite.cdf._upsert import BatchRetry
 from plex_cognite.cdf.items import DatapointsItem, RawRowItem
@@ -129,12 +129,7 @@ class DatapointsSink(SinkBase):
         result = WriteResult()
         pending = request
         while pending:
-            body = {
-                "items": [
-                    {**self.series_identifier(xid), "datapoints": [{"timestamp": t, "value": v} for t, v in points]}
-                    for xid, points in pending
-                ]
-            }
+            body = encode_insert_body(pending, identify=self.series_identifier)
             try:
                 result.requests += 1
                 await self.retry.acall(functools.partial(self.api.post_no_answer, "/timeseries/data", body))

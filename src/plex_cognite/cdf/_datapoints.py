@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["MAX_TIMESTAMP_MS", "MAX_VALUE", "MIN_TIMESTAMP_MS", "PreparedPoints", "prepare_datapoints"]
+import orjson
+
+__all__ = [
+    "MAX_TIMESTAMP_MS",
+    "MAX_VALUE",
+    "MIN_TIMESTAMP_MS",
+    "PreparedPoints",
+    "encode_insert_body",
+    "prepare_datapoints",
+]
 
 #: CDF's accepted timestamp range (1900-01-01T00:00:00.000Z .. 2099-12-31T23:59:59.999Z), as in the cognite-sdk.
 MIN_TIMESTAMP_MS = -2_208_988_800_000
@@ -71,3 +81,41 @@ def prepare_datapoints(points: Iterable[tuple[int, float]]) -> PreparedPoints:
             continue
         result.points.append((timestamp, total))
     return result
+
+
+def _add_points_json(out: bytearray, points: Sequence[tuple[int, float]]) -> None:
+    # orjson writes the pairs as `[[t,v],[t,v]]`. Numbers hold no ',', '[' or ']', so rewriting the separators
+    # turns that into `[{"timestamp":t,"value":v},...]` without one dict per point (about 20 MB per 100k points).
+    if not points:
+        out += b"[]"
+        return
+    inner = orjson.dumps(points)[2:-2]
+    out += b'[{"timestamp":'
+    out += inner.replace(b"],[", b"\x00").replace(b",", b',"value":').replace(b"\x00", b'},{"timestamp":')
+    out += b"}]"
+
+
+def encode_insert_body(
+    series: Sequence[tuple[str, Sequence[tuple[int, float]]]],
+    *,
+    identify: Callable[[str], Mapping[str, Any]] = lambda key: {"externalId": key},
+) -> bytes:
+    """The JSON body of `POST /timeseries/data` for sanitised points, encoded directly.
+
+    Args:
+        series: `(series key, points)` pairs; points are `(epoch ms int, finite float)` as `prepare_datapoints`
+            returns them.
+        identify: How a series key is named in the request (`{"externalId": key}`, or an `instanceId`).
+
+    Returns:
+        `{"items": [{<identifier>, "datapoints": [{"timestamp": ..., "value": ...}, ...]}, ...]}` as bytes.
+    """
+    out = bytearray(b'{"items":[')
+    for index, (key, points) in enumerate(series):
+        identifier = orjson.dumps(identify(key))  # '{"externalId":"..."}': reuse it without its closing brace
+        out += identifier[:-1] if index == 0 else b"," + identifier[:-1]
+        out += b',"datapoints":'
+        _add_points_json(out, points)
+        out += b"}"
+    out += b"]}"
+    return bytes(out)

@@ -18,18 +18,22 @@ because the SDK does not retry a 500 there either.
 
 from __future__ import annotations
 
+import gzip
+import inspect
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar, cast
 
-from cognite.client import AsyncCogniteClient
+import orjson
+from cognite.client import AsyncCogniteClient, global_config
 from cognite.client.exceptions import CogniteAPIError, CogniteDuplicatedError, CogniteNotFoundError
 
 from plex_cognite.core.results import ItemFailure, WriteResult
 
 __all__ = [
+    "GZIP_LEVEL",
     "BatchRetry",
     "CdfApi",
     "CdfRequestRecorder",
@@ -37,6 +41,7 @@ __all__ = [
     "UpsertOutcome",
     "cdf_endpoint_label",
     "diff_update",
+    "encode_body",
     "upsert_chunk",
 ]
 
@@ -79,34 +84,61 @@ class BatchRetry(Protocol):
         ...
 
 
-class CdfApi:
-    """Raw JSON posts to one CDF project through the cognite-sdk's `AsyncCogniteClient.post`.
+#: gzip level of request bodies. On CDF item bodies level 1 costs about 1/30 of the CPU of level 9 (the SDK's
+#: `gzip.compress` default) for about 20% more bytes (measured by `benchmarks/bench_request_bodies.py`).
+GZIP_LEVEL = 1
 
-    The raw post keeps the SDK's auth, gzip, headers, error mapping and per-endpoint retry rules, but skips building
-    and parsing SDK objects, which matters at hundreds of thousands of items.
+
+def encode_body(body: Mapping[str, Any]) -> bytes:
+    """A request body as compact JSON bytes (orjson: about 30x faster than the stdlib encoder the SDK uses).
+
+    orjson writes NaN and infinity as `null`; the sinks never send them (items drop non-finite values, datapoints
+    are sanitised before they are encoded).
+
+    Raises:
+        ValueError: The body holds a value orjson cannot encode.
+    """
+    try:
+        return orjson.dumps(body)
+    except TypeError as exc:  # orjson.JSONEncodeError: a type it cannot encode
+        raise ValueError(f"request body is not JSON: {exc}") from exc
+
+
+class CdfApi:
+    """JSON posts to one CDF project through the cognite-sdk's `AsyncCogniteClient`.
+
+    Posting through the SDK keeps its auth, headers, error mapping and per-endpoint retry rules, but skips building
+    and parsing SDK objects, which matters at hundreds of thousands of items. Bodies are encoded here (orjson,
+    gzip level `GZIP_LEVEL`) and handed to the SDK's request method as bytes, which is much cheaper than the SDK's
+    own encoding and leaves the SDK's global configuration alone (`global_config.disable_gzip = True` is honoured:
+    bodies are then sent uncompressed). Should a future SDK drop that method, bodies go through the public
+    `post(json=...)` instead.
     """
 
     def __init__(self, client: AsyncCogniteClient, on_request: CdfRequestRecorder | None = None) -> None:
         self.client = client
         self.prefix = f"/api/v1/projects/{client.config.project}"
         self.on_request = on_request
+        self._post_bytes = _bytes_poster(client)
 
-    async def post(self, path: str, body: dict[str, Any], params: dict[str, Any] | None = None) -> Any:
-        """POST `body` to `path` (relative to the project) and return the parsed JSON answer."""
-        response = await self._post(path, body, params)
+    async def post(self, path: str, body: Mapping[str, Any] | bytes, params: dict[str, Any] | None = None) -> Any:
+        """POST `body` (a JSON object, or its encoding) to `path` (relative to the project); return the answer."""
+        response = await self._send(path, body, params)
         return response.json()
 
-    async def post_no_answer(self, path: str, body: dict[str, Any], params: dict[str, Any] | None = None) -> None:
+    async def post_no_answer(
+        self, path: str, body: Mapping[str, Any] | bytes, params: dict[str, Any] | None = None
+    ) -> None:
         """POST without parsing the answer (creates whose answer we do not need)."""
-        await self._post(path, body, params)
+        await self._send(path, body, params)
 
-    async def _post(self, path: str, body: dict[str, Any], params: dict[str, Any] | None) -> Any:
+    async def _send(self, path: str, body: Mapping[str, Any] | bytes, params: dict[str, Any] | None) -> Any:
         if self.on_request is None:
-            return await self.client.post(self.prefix + path, json=body, params=params)
+            return await self._send_encoded(path, body, params)
         started = time.perf_counter()
         status: int | str = "error"
         try:
-            response = await self.client.post(self.prefix + path, json=body, params=params)
+            response = await self._send_encoded(path, body, params)
             status = response.status_code
             return response
         except CogniteAPIError as exc:
@@ -114,6 +146,32 @@ class CdfApi:
             raise
         finally:
             self.on_request(cdf_endpoint_label(path), status, time.perf_counter() - started)
+
+    async def _send_encoded(self, path: str, body: Mapping[str, Any] | bytes, params: dict[str, Any] | None) -> Any:
+        content = body if isinstance(body, bytes) else encode_body(body)
+        if self._post_bytes is None:
+            return await self.client.post(self.prefix + path, json=orjson.loads(content), params=params)
+        headers = {}
+        if not global_config.disable_gzip:
+            content = gzip.compress(content, GZIP_LEVEL)
+            headers["Content-Encoding"] = "gzip"
+        return await self._post_bytes(
+            self.prefix + path, params=params, headers=headers, content=content, semaphore=None
+        )
+
+
+def _bytes_poster(client: AsyncCogniteClient) -> Callable[..., Awaitable[Any]] | None:
+    """The SDK's internal POST that takes an encoded body (`content=`), or None where this SDK has none."""
+    post = getattr(getattr(client, "_api_client", None), "_post", None)
+    if post is None:
+        return None
+    try:
+        parameters = inspect.signature(post).parameters
+    except (TypeError, ValueError):
+        return None
+    if not {"content", "headers", "params", "semaphore"} <= parameters.keys():
+        return None
+    return cast("Callable[..., Awaitable[Any]]", post)
 
 
 def _same(kind: FieldKind, wanted: Any, current: Any) -> bool:

@@ -53,9 +53,15 @@ def canonical_hash(payload: JSONValue | Mapping[str, object]) -> bytes:
     Returns:
         The 8-byte digest.
     """
-    text = json.dumps(
-        _finite(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
-    )
+    try:
+        # The common case, with no copy of the payload: `allow_nan=False` raises on the rare non-finite float.
+        text = json.dumps(
+            payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default, allow_nan=False
+        )
+    except ValueError:
+        text = json.dumps(
+            _finite(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+        )
     return hashlib.blake2b(text.encode("utf-8"), digest_size=_DIGEST_SIZE).digest()
 
 

@@ -124,7 +124,11 @@ class AssetIDResolver(Generic[ModeT]):
         self._negative_ttl_s = negative_ttl_s
         self._cache_ttl_s = cache_ttl_s
         self._key_prefix = f"{key_prefix}:{self._project}:"
-        self._ids: dict[ExternalId, AssetId] = {}
+        # An in-process cache (`MemoryCache`) lends its own dict for the id map, so the map is held once and still
+        # shared with other resolvers on that cache; other caches (Redis) get the ids written through `_share`.
+        local_map = getattr(cache, "local_map", None)
+        self._ids: dict[ExternalId, AssetId] = local_map(self._key_prefix) if callable(local_map) else {}
+        self._share_ids = not callable(local_map)
         self._xids: dict[AssetId, ExternalId] = {}
         self._parent: dict[AssetId, AssetId | None] = {}
         self._root: dict[AssetId, AssetId] = {}
@@ -388,8 +392,8 @@ class AssetIDResolver(Generic[ModeT]):
             await future
 
     async def _share(self, mapping: Mapping[ExternalId, AssetId]) -> None:
-        """Write known ids to the shared cache, if there is one."""
-        if self._cache is not None and mapping:
+        """Write known ids to the shared cache, if there is one (an in-process cache already holds `_ids`)."""
+        if self._cache is not None and self._share_ids and mapping:
             await self._cache.set_many({self._key_prefix + k: v for k, v in mapping.items()}, ttl=self._cache_ttl_s)
 
     async def _fetch_xids(self, xids: list[ExternalId]) -> dict[ExternalId, AssetId]:

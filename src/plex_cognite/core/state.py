@@ -12,7 +12,7 @@ The extractor commits state only for what the sink acknowledged (`AsyncBatchProc
 
 | store               | where                                  | writes per commit                               |
 |---------------------|----------------------------------------|-------------------------------------------------|
-| `LocalStateStore`   | one JSON file (temp + fsync + rename)  | the whole file                                  |
+| `LocalStateStore`   | one local file: an append-only log     | one line: meta + the hashes that changed        |
 | `RawStateStore`     | a CDF RAW table                        | the stream's row + the hash buckets that changed |
 | `RedisStateStore`   | Redis (extra `redis`)                  | one key + `HSET`/`HDEL` of changed hashes       |
 | `MemoryStateStore`  | this process (tests, notebooks)        | none                                            |
@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
 import json
 import os
 import zlib
@@ -35,7 +36,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from plex_cognite.core._files import atomic_write, read_json
+import orjson
+
+from plex_cognite.core._files import atomic_write
 from plex_cognite.core._iso import format_utc, parse_utc
 from plex_cognite.core.windows import IntervalSet
 from plex_cognite.errors import StateError
@@ -194,13 +197,34 @@ class MemoryStateStore:
         """Nothing to release."""
 
 
-class LocalStateStore:
-    """State in one local JSON file, replaced atomically on every commit.
+_LOG_HEADER = {"format": "plex-cognite-state", "version": 2}
+#: The log is compacted (rewritten as one full record per stream) once it is this many times its last compact size.
+_COMPACT_RATIO = 4
+#: ... and at least this large, so small state files are never rewritten.
+_COMPACT_MIN_BYTES = 4 * 1024 * 1024
+_REMEDY = "plex-cognite never resets state silently: restore it from a backup, or delete it to re-extract everything"
 
-    The file is written to a temporary file in the same directory, fsynced, then renamed over the old one (and the
-    directory fsynced), so a crash leaves either the old or the new state, never a torn file. Each stream's entry is
-    kept as serialised JSON text between commits, so a commit re-encodes only the stream being committed and memory
-    holds one compact copy of the file.
+
+@dataclass(slots=True)
+class _Entry:
+    """One stream's state as the file holds it: meta JSON and base64 digests (decoded only for the loaded stream)."""
+
+    meta: dict[str, Any]
+    hashes: Any  # external id -> base64 digest (checked by `StreamState.from_json`)
+
+
+class LocalStateStore:
+    """State in one local file: an append-only log of what each commit changed, compacted now and then.
+
+    A commit appends one JSON line for the committed stream: its windows, watermark and deferred items, and only the
+    content hashes that changed since the previous commit of the same state object (a state the store did not load
+    or commit before is written whole). The line is fsynced before `commit` returns. A crash mid-append leaves a torn
+    last line, which was never acknowledged: it is dropped on the next load. Once the log is `_COMPACT_RATIO` times
+    its last compact size (and at least 4 MiB) it is rewritten atomically (temp file + fsync + rename) as one full
+    line per stream. The store caches no file text between commits: loading replays the file.
+
+    A state file written by an earlier version (one JSON document) is read as is and rewritten in the log format on
+    the first commit.
 
     Args:
         path: The state file (created on the first commit; parent directories too).
@@ -208,21 +232,63 @@ class LocalStateStore:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._texts: dict[str, str] | None = None
         self._lock = asyncio.Lock()
+        self._size = -1  # bytes of the log as last seen; -1: not read yet
+        self._compact_size = 0  # bytes right after the last compaction (or of the file as first read)
+        self._needs_rewrite = False  # an earlier format, or a torn tail: rewrite before appending
+        self._committed: dict[str, StreamState] = {}  # the state object last loaded/committed per stream
+        self._written: dict[str, dict[str, bytes]] = {}  # digests of the meta fields last written per stream
 
-    def _read(self) -> dict[str, str]:
-        if self._texts is not None:
-            return self._texts
-        doc = read_json(
-            self.path,
-            what="state file",
-            remedy="plex-cognite never resets state silently: restore it from a backup, or delete it to re-extract "
-            "everything",
-        )
-        if doc is None:
-            self._texts = {}
-            return self._texts
+    # -- reading ---------------------------------------------------------------------------------------------------
+
+    def _replay(self, only: str | None) -> dict[str, _Entry]:
+        """Every stream's entry (or just `only`'s), replaying the log; notes torn tails and old formats."""
+        if not self.path.exists():
+            self._size = self._compact_size = 0
+            return {}
+        try:
+            data = self.path.read_bytes()
+        except OSError as error:
+            raise StateError(f"state file {self.path} is unreadable or corrupt ({error}); {_REMEDY}") from error
+        first_end = data.find(b"\n")
+        first = data if first_end < 0 else data[:first_end]
+        try:
+            head = orjson.loads(first) if first.strip() else None
+        except orjson.JSONDecodeError:
+            head = None
+        if head != _LOG_HEADER:
+            earlier = self._read_document(data, only)
+            self._needs_rewrite = True
+            self._size = self._compact_size = len(data)
+            return earlier
+        entries: dict[str, _Entry] = {}
+        good = first_end + 1
+        while good < len(data):
+            end = data.find(b"\n", good)
+            if end < 0:  # a torn last line (no newline): never acknowledged
+                self._needs_rewrite = True
+                break
+            try:
+                record = orjson.loads(data[good:end])
+                key = record["key"]
+                if only is None or key == only:
+                    _apply(entries, key, record)
+            except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
+                raise StateError(
+                    f"state file {self.path} is unreadable or corrupt (bad record at byte {good}: {error}); {_REMEDY}"
+                ) from error
+            good = end + 1
+        if self._size < 0:
+            self._compact_size = good
+        self._size = good
+        return entries
+
+    def _read_document(self, data: bytes, only: str | None) -> dict[str, _Entry]:
+        """A state file in the earlier one-document format."""
+        try:
+            doc = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise StateError(f"state file {self.path} is unreadable or corrupt ({error}); {_REMEDY}") from error
         if not (isinstance(doc, dict) and isinstance(doc.get("streams"), dict)):
             raise StateError(
                 f"state file {self.path} is not a plex-cognite state file (no 'streams' object); "
@@ -230,8 +296,13 @@ class LocalStateStore:
             )
         if doc.get("version") != _FORMAT_VERSION:
             raise StateError(f"state file {self.path} has format version {doc.get('version')!r}; expected 1")
-        self._texts = {str(key): _dumps(entry) for key, entry in doc["streams"].items()}
-        return self._texts
+        entries: dict[str, _Entry] = {}
+        for key, value in doc["streams"].items():
+            if only is None or key == only:
+                meta = dict(value) if isinstance(value, dict) else {}
+                hashes = meta.pop("hashes", None) or {}
+                entries[str(key)] = _Entry(meta, hashes)  # StreamState.from_json checks the hashes
+        return entries
 
     async def load(self, pcn: Pcn, stream: str) -> StreamState:
         """Return the stored state of (pcn, stream), or an empty one.
@@ -239,45 +310,121 @@ class LocalStateStore:
         Raises:
             StateError: When the file is corrupt.
         """
+        key = _key(pcn, stream)
         async with self._lock:
-            texts = await asyncio.to_thread(self._read)
-            text = texts.get(_key(pcn, stream))
-            if text is None:
-                return StreamState()
-            try:
-                return StreamState.from_json(json.loads(text))
-            except (ValueError, TypeError, AttributeError) as error:
-                raise StateError(
-                    f"state file {self.path}: the entry for PCN {pcn}, stream {stream} is corrupt ({error}); "
-                    "restore the file or delete that entry to re-extract the stream"
-                ) from error
+            entry = (await asyncio.to_thread(self._replay, key)).get(key)
+            if entry is None:
+                state = StreamState()
+            else:
+                try:
+                    state = StreamState.from_json(entry.meta, hashes=entry.hashes)
+                except (ValueError, TypeError, AttributeError) as error:
+                    raise StateError(
+                        f"state file {self.path}: the entry for PCN {pcn}, stream {stream} is corrupt ({error}); "
+                        "restore the file or delete that entry to re-extract the stream"
+                    ) from error
+            self._committed[key] = state
+            self._written[key] = _meta_digests(state.meta_json())
+            return state
+
+    # -- writing ---------------------------------------------------------------------------------------------------
 
     async def commit(self, pcn: Pcn, stream: str, state: StreamState) -> None:
-        """Write the whole file with `state` for (pcn, stream), atomically.
+        """Append what changed in `state` for (pcn, stream), durably; compact the log when it has grown.
 
         Raises:
             StateError: When the file cannot be written.
         """
+        key = _key(pcn, stream)
         async with self._lock:
-            texts = await asyncio.to_thread(self._read)
-            texts[_key(pcn, stream)] = _dumps(state.to_json())
-            # Written piece by piece: no second copy of the whole file in memory.
-            pieces = ['{"streams":{']
-            for index, key in enumerate(sorted(texts)):
-                pieces += [("," if index else "") + json.dumps(key) + ":", texts[key]]
-            pieces.append(f'}},"version":{_FORMAT_VERSION}}}')
+            whole = self._committed.get(key) is not state
+            record, written = _record(key, state, whole=whole, written=None if whole else self._written.get(key))
             try:
-                await asyncio.to_thread(atomic_write, self.path, pieces)
+                await asyncio.to_thread(self._write, record)
             except OSError as error:
                 raise StateError(f"could not write state file {self.path}: {error}") from error
             state.mark_clean()
+            self._committed[key] = state
+            self._written[key] = written
+
+    def _write(self, record: dict[str, Any]) -> None:
+        if self._size < 0:
+            self._replay(None)
+        line = orjson.dumps(record) + b"\n"
+        if (
+            self._needs_rewrite
+            or self._size == 0
+            or self._size + len(line) > max(_COMPACT_MIN_BYTES, _COMPACT_RATIO * self._compact_size)
+        ):
+            self._compact(record)
+            return
+        with self.path.open("ab") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+        self._size += len(line)
+
+    def _compact(self, record: dict[str, Any]) -> None:
+        """Rewrite the file as the header plus one full line per stream (with `record` applied), atomically."""
+        entries = self._replay(None)
+        _apply(entries, record["key"], record)
+
+        def pieces() -> Iterator[str]:
+            yield orjson.dumps(_LOG_HEADER).decode() + "\n"
+            for key in sorted(entries):
+                entry = entries.pop(key)  # released as written: one stream's text at a time
+                whole = {"key": key, "whole": True, "meta": entry.meta, "set": entry.hashes}
+                yield orjson.dumps(whole).decode() + "\n"
+
+        atomic_write(self.path, pieces())
+        self._size = self._compact_size = self.path.stat().st_size
+        self._needs_rewrite = False
 
     async def close(self) -> None:
         """Nothing to release (every commit is already on disk)."""
 
 
-def _dumps(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+def _meta_digests(meta: Mapping[str, Any]) -> dict[str, bytes]:
+    return {name: hashlib.blake2b(orjson.dumps(value), digest_size=8).digest() for name, value in meta.items()}
+
+
+def _record(
+    key: str, state: StreamState, *, whole: bool, written: dict[str, bytes] | None
+) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The log line of one commit, and the digests of its meta fields.
+
+    `whole`: every hash and every meta field. Otherwise only the hashes that changed (`set` / `drop`) and the meta
+    fields whose digest differs from `written` (the deferred items, say, are not repeated on every commit).
+    """
+    meta = state.meta_json()
+    digests = _meta_digests(meta)
+    if whole or written is None:
+        record: dict[str, Any] = {"key": key, "whole": True, "meta": meta}
+        record["set"] = {xid: _b64(digest) for xid, digest in state.hashes()}
+        return record, digests
+    changed_meta = {name: value for name, value in meta.items() if written.get(name) != digests[name]}
+    record = {"key": key, "whole": False, "meta": changed_meta, "set": {}}
+    dropped: list[str] = []
+    for xid in state.dirty_hashes:
+        digest = state.hash_of(xid)
+        if digest is None:
+            dropped.append(xid)
+        else:
+            record["set"][xid] = _b64(digest)
+    if dropped:
+        record["drop"] = dropped
+    return record, digests
+
+
+def _apply(entries: dict[str, _Entry], key: str, record: dict[str, Any]) -> None:
+    entry = entries.get(key)
+    if record.get("whole") or entry is None:
+        entries[key] = _Entry(dict(record["meta"]), dict(record.get("set") or {}))
+        return
+    entry.meta.update(record["meta"])
+    entry.hashes.update(record.get("set") or {})
+    for xid in record.get("drop") or ():
+        entry.hashes.pop(xid, None)
 
 
 _BUCKETS = 256

@@ -15,7 +15,7 @@ from plex_cognite.core._ordered import ordered_fetch
 from plex_cognite.observability.logs import get_logger
 from plex_cognite.plex._connect import ConnectSession, QueryParams, WindowTooLargeError, WindowTooSlowError
 from plex_cognite.plex._dates import Window
-from plex_cognite.plex._stream import RowValidator, iter_array_batches, iter_bytes
+from plex_cognite.plex._stream import RowValidator
 
 if TYPE_CHECKING:
     from plex_cognite.resilience.retry import RetryPolicy
@@ -100,8 +100,12 @@ class WindowReader:
             return await self._fetch(pcn, path, extra, window)
 
         async for _, parts in ordered_fetch(windows, fetch, self._lookahead):
-            for part, body in parts:
-                async for batch in self._batches(pcn, part, body, model, validator, time_of):
+            parts.reverse()
+            while parts:
+                part, body = parts.pop()  # dropped here, so the body is freed once it is validated
+                batches = self._batches(pcn, part, body, model, validator, time_of)
+                del body
+                async for batch in batches:
                     yield batch
 
     async def read_window(
@@ -165,14 +169,14 @@ class WindowReader:
         validator: RowValidator,
         time_of: Callable[[RecordT], datetime],
     ) -> AsyncGenerator[WindowBatch[RecordT], None]:
-        previous: list[RecordT] | None = None
-        async for rows in iter_array_batches(iter_bytes(body), self._batch_size):
-            # Plex does not document whether endDate is inclusive: keep [start, end) so no row is delivered twice.
-            records = [record for record in validator.validate(model, rows) if window.contains(time_of(record))]
-            if not records:
-                continue
-            self._on_records(pcn, validator.stream, len(records))
-            if previous is not None:
-                yield WindowBatch(pcn, window, previous, complete=False)
-            previous = records
-        yield WindowBatch(pcn, window, previous or [], complete=True)
+        # The body is held anyway (a window is delivered whole or not at all): parse and validate it in one call.
+        # Plex does not document whether endDate is inclusive: keep [start, end) so no row is delivered twice.
+        records = [record for record in validator.validate_json(model, body) if window.contains(time_of(record))]
+        del body  # the records are all that is needed from here on
+        size = self._batch_size
+        for offset in range(0, len(records), size):
+            batch = records[offset : offset + size]
+            self._on_records(pcn, validator.stream, len(batch))
+            yield WindowBatch(pcn, window, batch, complete=offset + size >= len(records))
+        if not records:
+            yield WindowBatch(pcn, window, [], complete=True)

@@ -1,14 +1,21 @@
-"""Incremental parsing of Plex's bare JSON arrays, and validation of rows into records with dead letters.
+"""Parsing Plex's bare JSON arrays, and validation of rows into records with dead letters.
 
-Plex list endpoints have no paging: `/scheduling/v1/jobs` answers one array of 100k+ objects (~20 MB). We feed
-the bytes to an incremental decoder (`_jsonarray.ArrayDecoder`) as they arrive and hand rows on in batches, so
-memory is bounded by the batch size, not the body size.
+Two paths, one validator:
+- A body that is held anyway (a history window) is parsed and validated in one pydantic-core call
+  (`RowValidator.validate_json`): no Python object per row before its record exists.
+- List endpoints have no paging: `/scheduling/v1/jobs` answers one array of 100k+ objects (~20 MB+). Those bytes go
+  to an incremental decoder (`_jsonarray.ArrayDecoder`) as they arrive and rows are handed on in batches
+  (`iter_array_batches`, then `RowValidator.validate`), so memory is bounded by the batch size, not the body size.
+
+Either way a batch is validated as `list[Model | Any]` (left to right): a good row becomes a record, a bad row comes
+back as its raw value, and only the bad rows are validated again on their own, for their dead letter's reason.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import pydantic
 
@@ -18,7 +25,7 @@ from plex_cognite.observability.logs import get_logger
 from plex_cognite.plex._jsonarray import ArrayDecodeError, ArrayDecoder
 from plex_cognite.typing import DeadLetterCallback
 
-__all__ = ["REASON_KINDS", "RowValidator", "describe", "iter_array_batches", "iter_bytes"]
+__all__ = ["REASON_KINDS", "RowValidator", "decode_array", "describe", "iter_array_batches", "iter_bytes"]
 
 _log = get_logger("plex_cognite.plex")
 
@@ -55,6 +62,19 @@ async def iter_array_batches(chunks: AsyncIterable[bytes], batch_size: int) -> A
         yield batch[offset : offset + batch_size]
 
 
+def decode_array(body: bytes) -> list[Any]:
+    """Decode a whole JSON array body (with the same checks and errors as `iter_array_batches`).
+
+    Raises:
+        SourceError: The body is not a JSON array, or it is malformed or truncated.
+    """
+    decoder = ArrayDecoder()
+    try:
+        return [*decoder.feed(body), *decoder.close()]
+    except ArrayDecodeError as exc:
+        raise SourceError(f"malformed or truncated JSON array from Plex: {exc}") from exc
+
+
 async def iter_bytes(body: bytes, chunk_size: int = 64 * 1024) -> AsyncIterator[bytes]:
     """Serve a buffered body as chunks, so buffered windows parse through the same code as live streams."""
     view = memoryview(body)
@@ -77,7 +97,7 @@ _NUMBER_ERRORS = frozenset(
 
 
 def _kind(error_type: str, value: object) -> str:
-    if error_type == "missing" or (value is None and error_type.endswith("_type")):
+    if error_type == "missing" or (value is None and error_type.endswith(("_type", "invalid_datetime"))):
         return "missing_field"
     if error_type in ("invalid_datetime", "datetime_type", "datetime_parsing", "datetime_from_date_parsing"):
         return "invalid_datetime"
@@ -96,12 +116,22 @@ def describe(model: type[pydantic.BaseModel], exc: pydantic.ValidationError) -> 
         kinds.append(_kind(error["type"], error.get("input")))
         if len(parts) < 5:
             location = ".".join(str(item) for item in error["loc"]) or "row"
-            parts.append(f"{location}: {error['msg'].removeprefix('Value error, ')}")
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "invalid_datetime":  # a static message: name the value
+                message += f": {error.get('input')!r}"
+            parts.append(f"{location}: {message}")
     more = exc.error_count() - len(parts)
     if more > 0:
         parts.append(f"and {more} more")
     kind = min(kinds, key=REASON_KINDS.index) if kinds else "invalid_value"
     return kind, f"{kind}: {model.__name__}: " + "; ".join(parts)
+
+
+@functools.cache
+def _rows_adapter(model: type[pydantic.BaseModel]) -> pydantic.TypeAdapter[list[Any]]:
+    """`list[model | Any]`, left to right: records where rows validate, the raw value where they do not."""
+    row = Annotated[model | Any, pydantic.Field(union_mode="left_to_right")]  # type: ignore[valid-type]
+    return pydantic.TypeAdapter(list[row])
 
 
 class RowValidator:
@@ -145,17 +175,40 @@ class RowValidator:
         Raises:
             RecordValidationError: A row failed and the validator is strict.
         """
+        return self._settle(model, _rows_adapter(model).validate_python(rows))
+
+    def validate_json(self, model: type[RecordT], body: bytes) -> list[RecordT]:
+        """Parse a whole JSON array body and validate it into `model` instances in one pydantic-core call.
+
+        Bad rows are dead-lettered exactly as `validate` does (with the raw row and the reason). A body that is not
+        one well-formed JSON array (or has a byte-order mark) is decoded by `decode_array`, which either raises the
+        same `SourceError` as the streaming path or hands the rows to `validate`.
+
+        Raises:
+            SourceError: The body is not a JSON array, or it is malformed or truncated.
+            ValidationError: A row failed and the validator is strict.
+        """
+        try:
+            values = _rows_adapter(model).validate_json(body)
+        except pydantic.ValidationError:
+            return self.validate(model, decode_array(body))
+        return self._settle(model, values)
+
+    def _settle(self, model: type[RecordT], values: list[Any]) -> list[RecordT]:
+        """Keep the records; validate each raw value that is not one on its own, for its dead letter's reason."""
         records: list[RecordT] = []
-        validate = model.model_validate
-        for row in rows:
-            if not isinstance(row, dict):
-                self.reject(row, f"not_an_object: row is a JSON {type(row).__name__}, not an object", "not_an_object")
-                continue
-            try:
-                records.append(validate(row))
-            except pydantic.ValidationError as exc:
-                kind, reason = describe(model, exc)
-                self.reject(row, reason, kind)
+        for value in values:
+            if isinstance(value, model):
+                records.append(value)
+            elif not isinstance(value, dict):
+                kind = "not_an_object"
+                self.reject(value, f"{kind}: row is a JSON {type(value).__name__}, not an object", kind)
+            else:
+                try:
+                    records.append(model.model_validate(value))
+                except pydantic.ValidationError as exc:
+                    kind, reason = describe(model, exc)
+                    self.reject(value, reason, kind)
         return records
 
     def reject(self, row: Any, reason: str, kind: str = "invalid_value") -> None:
