@@ -35,7 +35,13 @@ if TYPE_CHECKING:
     from plex_cognite.config import ExtractorSettings
     from plex_cognite.core.deadletters import DeadLetterStore
 
-__all__ = ["ReplayReport", "read_dead_letters", "replay_dead_letters", "replay_dead_letters_sync"]
+__all__ = [
+    "ReplayReport",
+    "purge_dead_letters",
+    "read_dead_letters",
+    "replay_dead_letters",
+    "replay_dead_letters_sync",
+]
 
 _log = get_logger(__name__)
 
@@ -108,6 +114,26 @@ async def read_dead_letters(
     store, close = _store(settings, cognite_client)
     try:
         return await store.read(pcn=pcn, stream=stream, since=since)
+    finally:
+        await close()
+
+
+async def purge_dead_letters(
+    settings: ExtractorSettings,
+    *,
+    pcn: str | None = None,
+    stream: str | None = None,
+    since: datetime | None = None,
+    cognite_client: AsyncCogniteClient | None = None,
+) -> int:
+    """Delete the letters that match the filters (all of them without filters); return how many were deleted.
+
+    For letters whose records you decided not to load (fixed in Plex and re-read, or not wanted in CDF).
+    """
+    store, close = _store(settings, cognite_client)
+    try:
+        letters = await store.read(pcn=pcn, stream=stream, since=since)
+        return await store.remove([letter.key for letter in letters])
     finally:
         await close()
 

@@ -1,9 +1,12 @@
-"""`plex-cognite dead-letters list | show | replay`: the dead-letter queue from the command line, from any store.
+"""`plex-cognite dead-letters list | show | replay | purge`: the dead-letter queue from the command line.
+
+Works with any store (`dead_letters.backend`: local file or CDF RAW).
 
 - `list`: how many letters, by stream and reason.
 - `show`: the letters themselves, one JSON object per line (payload included), oldest first.
 - `replay`: re-process the letters through the current mapping (see `plex_cognite.replay`), write what now
   passes into CDF and remove those letters; what still fails stays with its new reason.
+- `purge --yes`: delete the letters that match the filters.
 
 `--stream`, `--pcn` and `--since` (an ISO 8601 time, or a duration back from now such as `6h` or `2d`) filter.
 """
@@ -54,6 +57,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ("list", "counts by stream and reason"),
         ("show", "the letters, one JSON object per line, oldest first"),
         ("replay", "re-process the letters through the current mapping and write what now passes"),
+        ("purge", "delete the letters that match the filters (needs --yes)"),
     ):
         action = actions.add_parser(name, help=text)
         action.add_argument("--config", "-c", type=Path, required=True, help="YAML config file")
@@ -61,13 +65,23 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action.add_argument("--since", type=since_time, help="only letters since then (ISO 8601, or 6h, 2d)")
         if name != "replay":
             action.add_argument("--pcn", help="only this PCN's letters")
+        if name == "purge":
+            action.add_argument("--yes", action="store_true", help="really delete them")
         action.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
-def run_command(args: argparse.Namespace, settings: ExtractorSettings, out: TextIO = sys.stdout) -> int:
-    """Run `dead-letters <action>`; return the exit code."""
-    from plex_cognite.replay import read_dead_letters, replay_dead_letters
+def run_command(args: argparse.Namespace, settings: ExtractorSettings, out: TextIO | None = None) -> int:
+    """Run `dead-letters <action>`; return the exit code (output to `out`, default stdout)."""
+    out = out or sys.stdout
+    from plex_cognite.replay import purge_dead_letters, read_dead_letters, replay_dead_letters
 
+    if args.action == "purge":
+        if not args.yes:
+            print("plex-cognite: dead-letters purge deletes letters for good; add --yes to do it", file=sys.stderr)
+            return 2
+        removed = asyncio.run(purge_dead_letters(settings, pcn=args.pcn, stream=args.stream, since=args.since))
+        print(f"{removed} dead letter(s) deleted from {_where(settings)}", file=out)
+        return 0
     if args.action == "replay":
         streams = [args.stream] if args.stream else None
         report = asyncio.run(replay_dead_letters(settings, streams=streams, since=args.since))

@@ -172,6 +172,8 @@ async def open_resources(
         if letters is None:
             letters = build_dead_letter_store(settings, cdf)
             stack.push_async_callback(letters.close)
+        if metrics is not None and letters.on_new is None:
+            letters.on_new = metrics.record_new_dead_letter
         data_set = await data_set_id(settings, cdf)
         resolver = AssetIDResolver(cdf, build_cache(settings.cache, namespace=settings.cdf.project))
         if metrics is not None:

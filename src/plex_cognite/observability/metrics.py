@@ -16,6 +16,7 @@ Metric names carry the namespace (default `plex_cognite`) and the unit/`_total` 
 | `records_read_total`             | pcn, stream                    | records read from Plex                          |
 | `records_written_total`          | pcn, stream, resource, outcome | items by outcome (created, updated, ...)        |
 | `dead_letters_total`             | pcn, stream, reason_kind       | records rejected                                |
+| `dead_letters_new_total`         | pcn, stream                    | letters stored for the first time               |
 | `requests_total`                 | api, endpoint, status          | HTTP requests sent (api `plex` or `cdf`)        |
 | `api_request_duration_seconds`   | api, endpoint                  | one HTTP call, histogram                        |
 | `rate_limiter_wait_seconds`      | api                            | wait for a rate-limit token, histogram          |
@@ -59,7 +60,7 @@ from plex_cognite.errors import classify
 from plex_cognite.observability._collectors import CacheCollector, CacheStatsSource, WatermarkCollector
 from plex_cognite.observability._health_state import HealthState, Readiness
 from plex_cognite.observability.logs import get_logger
-from plex_cognite.typing import WriteResult
+from plex_cognite.typing import DeadLetter, WriteResult
 
 __all__ = ["BREAKER_STATE_VALUES", "ExtractorMetrics", "ScopedMetrics"]
 
@@ -140,6 +141,12 @@ class ExtractorMetrics:
         )
         self.dead_letters = Counter(
             "dead_letters", "Records rejected to the dead-letter store.", ["pcn", "stream", "reason_kind"], **options
+        )
+        self.dead_letters_new = Counter(
+            "dead_letters_new",
+            "Letters the dead-letter store had not held before (a record rejected again on a re-read is not new).",
+            ["pcn", "stream"],
+            **options,
         )
         self.requests = Counter("requests", "HTTP requests sent.", ["api", "endpoint", "status"], **options)
         self.request_duration = Histogram(
@@ -233,6 +240,10 @@ class ExtractorMetrics:
     def record_dead_letter(self, pcn: str, stream: str, reason_kind: str) -> None:
         """Count one rejected record (`reason_kind`: a short class such as `validation` or `missing_asset`)."""
         self.dead_letters.labels(pcn=pcn, stream=stream, reason_kind=reason_kind).inc()
+
+    def record_new_dead_letter(self, letter: DeadLetter) -> None:
+        """Count a letter the dead-letter store stored for the first time (its `on_new` hook)."""
+        self.dead_letters_new.labels(pcn=letter.pcn, stream=letter.stream).inc()
 
     def record_request(
         self,
