@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 SIZES: dict[str, dict[str, int]] = {
-    # About 20k assets, 157k events, 400 series, 550k datapoints at 100k jobs (DESIGN section 10).
+    # About 20k assets, 157k events, 400 series, 550k datapoints at 100k jobs: the plant the performance goals name.
     "100k": {
         "buildings": 10,
         "workcenters": 200,

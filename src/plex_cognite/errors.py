@@ -367,8 +367,8 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 def _status_category(status: int, message: str = "") -> ErrorCategory:
     if status == 429:
         return ErrorCategory.RATE_LIMITED
-    # An Apigee-style gateway may answer 403 for a quota breach (plex-api.md 1.6, inferred): treat a 403 that
-    # says so as a rate limit, any other 403 as fatal.
+    # An Apigee-style gateway may answer 403 for a quota breach (inferred from such gateways; Plex does not document
+    # it): treat a 403 that says so as a rate limit, any other 403 as fatal.
     if status == 403 and ("quota" in message.lower() or "rate limit" in message.lower()):
         return ErrorCategory.RATE_LIMITED
     if status in RETRYABLE_STATUSES:

@@ -1,4 +1,4 @@
-"""Pure mappings from typed Plex records to CDF items: the default mapping of DESIGN section 5.
+"""Pure mappings from typed Plex records to CDF items: the default mapping (`docs/mapping.md`).
 
 Every function here is pure (no I/O, no clock): the same record and `MappingContext` always give the same item, so
 content hashes are stable and re-runs over unchanged data write nothing. Override any of them by passing your own

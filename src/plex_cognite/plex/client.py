@@ -71,7 +71,7 @@ _log = get_logger("plex_cognite.plex")
 
 RecordT = TypeVar("RecordT", bound=pydantic.BaseModel)
 
-#: Endpoint paths (Plex Connect, `plex-api.md` section 1.8).
+#: Endpoint paths (Plex Connect; the field lists are in `docs/plex-client.md`).
 PATHS: dict[str, str] = {
     "buildings": "/mdm/v1/buildings",
     "parts": "/mdm/v1/parts",
@@ -104,7 +104,7 @@ class AsyncPlexClient:
         metrics: `ExtractorMetrics` to count requests, records and dead letters (optional).
         batch_size: Records per yielded batch.
         limit_scope: `"api_key"` (default): one rate-limit bucket for all PCNs of the key, since Plex documents
-            200 calls/min but not whether per key or per tenant (`plex-api.md` 1.6, 8); `"pcn"`: one bucket per PCN.
+            200 calls/min but not whether per key or per tenant (`docs/plex-client.md`); `"pcn"`: one bucket per PCN.
         max_window_bytes: A splittable window whose body passes this size is split instead of buffered further
             (bodies are buffered per window, at most `max_concurrency + 1` at once; 16 MiB is ~27k production rows).
         strict: Raise `RecordValidationError` on the first bad row instead of dead-lettering it.

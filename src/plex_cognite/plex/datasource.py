@@ -9,7 +9,7 @@ async with DataSourceClient(settings.plex.datasource) as ds:
         rows.extend(part.result.rows)                                             # no window is truncated
 ```
 
-Facts this follows (`plex-api.md` section 2): format 1 answers `{"tables": [{"columns": [...], "rows": [[...]]}]}`,
+Facts this follows (see `docs/plex-client.md`): format 1 answers `{"tables": [{"columns": [...], "rows": [[...]]}]}`,
 format 2 (`?format=2`, body = the inputs object) answers `{"rows": [{...}]}`; every data source has a read row
 limit and flags a cut with `rowLimitExceeded`, spelled `rowLimitedExceeded` at the top level and
 `limitExceeded` inside the table in Plex's own docs (all three are accepted, at either level); an `errors[]` list

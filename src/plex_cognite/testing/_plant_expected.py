@@ -1,4 +1,4 @@
-"""The default CDF mapping (DESIGN section 5) as the simulated plant's oracle: raw Plex rows -> expected CDF content.
+"""The default CDF mapping (`docs/mapping.md`) as the simulated plant's oracle: raw Plex rows -> expected CDF content.
 
 This module is the one place that states, for end-to-end tests, what a full extraction must produce. The rules:
 

@@ -1,8 +1,8 @@
 """The Plex Connect REST side of FakePlex: routing, header auth, tenancy, date windows and error bodies.
 
-Behaviour follows `reference/plex-api.md` section 7: exact paths, bare JSON arrays with no paging (`limit`/`offset`
-and unknown parameters are ignored), `beginDate`/`endDate` required in the `...Z` format on history endpoints,
-`X-Plex-Connect-Api-Key` header auth (a key in the query string is refused), tenancy by
+Behaviour follows Plex Connect (see `docs/plex-client.md`): exact paths, bare JSON arrays with no paging
+(`limit`/`offset` and unknown parameters are ignored), `beginDate`/`endDate` required in the `...Z` format on
+history endpoints, `X-Plex-Connect-Api-Key` header auth (a key in the query string is refused), tenancy by
 `X-Plex-Connect-Customer-Id` (PCN) or `X-Plex-Connect-Tenant-Id` (tenant UUID), and
 `{"code", "message"[, "errors"]}` error bodies.
 """

@@ -1,7 +1,7 @@
 """The Plex Data Source API side of FakePlex (`POST /api/datasources/{id}/execute`, search, metadata).
 
-Follows `reference/plex-api.md` section 2: Basic auth (the account belongs to one PCN), format 1 (`tables`) and
-`?format=2` (`rows`), `transactionNo` as a string, a per-source read row limit with the rows cut off and
+Follows the Plex Data Source API (`docs/plex-client.md`): Basic auth (the account belongs to one PCN), format 1
+(`tables`) and `?format=2` (`rows`), `transactionNo` as a string, a per-source read row limit with the rows cut off and
 `rowLimitExceeded: true`, and `{"errors": [{"code", "message"}], "transactionNo"}` error bodies with `DATA_SOURCE_*`
 codes. Input names are case-sensitive; values must convert to the declared type.
 """

@@ -20,7 +20,7 @@ Awkward cases, on purpose and enumerable:
   with zero quantity, malformed container moves, a checksheet day past the data source's row limit (see
   `_plant_inventory`).
 
-`expected_cdf(...)` applies the default mapping (DESIGN section 5, spelled out in `_plant_expected`) and returns the
+`expected_cdf(...)` applies the default mapping (`docs/mapping.md`, spelled out in `_plant_expected`) and returns the
 exact CDF content a full extraction must produce, plus the expected dead letters. `mutate(...)` returns a changed
 version of the plant for change-detection tests, `mutate_inventory(...)` one whose containers were consumed or
 changed quantity.
