@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from plex_cognite.cli._progress import format_seconds
+
 if TYPE_CHECKING:
     from plex_cognite.config import ExtractorSettings
 
@@ -60,11 +62,7 @@ class FirstRunPlan:
 
 
 def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{max(1, round(seconds))} s"
-    if seconds < 90 * 60:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
+    return format_seconds(max(1.0, seconds))
 
 
 def plan_first_run(settings: ExtractorSettings, *, now: datetime | None = None) -> FirstRunPlan:
