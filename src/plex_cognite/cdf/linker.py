@@ -3,7 +3,7 @@
 ```python
 resolver = get_resolver(client)
 linker = EventAssetLinker(resolver)
-linker.prepare_event_asset_ids(["PCN340884_PART_123"])   # [4503599627370496]
+linker.prepare_event_asset_ids(["PCN340884_PART_8620c9c8-0004-4000-8000-000000000000"])   # [4503599627370496]
 ```
 
 With an `AsyncCogniteClient` the same calls are awaitable. What happens to an external id that names no asset is the

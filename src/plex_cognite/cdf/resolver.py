@@ -9,10 +9,10 @@ One implementation, two faces:
 
 ```python
 resolver = get_resolver(client)                  # CogniteClient -> plain calls
-resolver.resolve(["PCN340884_PART_123"])         # {"PCN340884_PART_123": 4503599627370496}
+resolver.resolve(["PCN340884_PART_8620c9c8-0004-4000-8000-000000000000"])  # -> {xid: 4503599627370496}
 
 resolver = get_resolver(async_client)            # AsyncCogniteClient -> awaitables
-await resolver.resolve(["PCN340884_PART_123"])
+await resolver.resolve(["PCN340884_PART_8620c9c8-0004-4000-8000-000000000000"])
 ```
 
 The async core (`resolve_async` and friends) can be awaited with either client. With a `CogniteClient` the plain
@@ -71,7 +71,7 @@ class AssetIDResolver(Generic[ModeT]):
     Example:
         ```python
         resolver = AssetIDResolver(client)
-        ids = resolver.resolve(["PCN340884_PLANT", "PCN340884_PART_123"])  # unknown ids are absent
+        ids = resolver.resolve(["PCN340884_PLANT", "PCN340884_PARTS"])  # unknown ids are absent
         ```
     """
 
