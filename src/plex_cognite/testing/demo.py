@@ -7,6 +7,7 @@ extraction yields. `plex-cognite demo`, the examples and the end-to-end tests us
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ def demo_settings(
     workdir: Path,
     *,
     api_key: str = "test-key",
+    datasource: Mapping[str, Any] | None = None,
     **extraction: Any,
 ) -> ExtractorSettings:
     """Settings that point at the fakes, with state and dead letters under `workdir`.
@@ -35,6 +37,8 @@ def demo_settings(
         plant: The plant FakePlex serves (its history range becomes the extraction range).
         workdir: Directory for the state file and the dead-letter file.
         api_key: The key FakePlex accepts.
+        datasource: The `plex.datasource` section (for data-source streams), e.g. `{"base_url":
+            fake.datasource_url, "username": ..., "password": ...}` from `FakePlex.datasource_credentials`.
         **extraction: Overrides for the `extraction` section.
     """
     from plex_cognite.config import ExtractorSettings
@@ -48,6 +52,7 @@ def demo_settings(
                 "rate_limit_per_minute": 10_000,
                 "http2": False,
                 "retry": {"initial_wait_s": 0.05, "max_wait_s": 0.5},
+                **({"datasource": dict(datasource)} if datasource is not None else {}),
             },
             "cdf": {"base_url": cdf.base_url, "project": cdf.project, "token": cdf.token},
             "extraction": {
