@@ -31,15 +31,19 @@ def fakes() -> Any:
         yield plex, cdf
 
 
-def settings(plex: FakePlex, cdf: FakeCDF, workdir: Path, source: dict[str, Any]) -> ExtractorSettings:
+def settings(
+    plex: FakePlex, cdf: FakeCDF, workdir: Path, source: dict[str, Any], *, also: tuple[str, ...] = ()
+) -> ExtractorSettings:
     username, password = plex.datasource_credentials(PLANT.pcn)
     account = {"base_url": plex.datasource_url, "username": username, "password": password}
-    stream = f"datasource:{source['name']}"
-    return demo_settings(plex.base_url, cdf, PLANT, workdir, datasource=account, streams=[stream], datasources=[source])
+    streams = [*also, f"datasource:{source['name']}"]
+    return demo_settings(plex.base_url, cdf, PLANT, workdir, datasource=account, streams=streams, datasources=[source])
 
 
-async def run(plex: FakePlex, cdf: FakeCDF, workdir: Path, source: dict[str, Any]) -> RunReport:
-    return await run_extractors(settings(plex, cdf, workdir, source))
+async def run(
+    plex: FakePlex, cdf: FakeCDF, workdir: Path, source: dict[str, Any], *, also: tuple[str, ...] = ()
+) -> RunReport:
+    return await run_extractors(settings(plex, cdf, workdir, source, also=also))
 
 
 @pytest.mark.parametrize("format", [1, 2])
@@ -104,12 +108,13 @@ async def test_an_errors_answer_stops_the_stream_with_its_code_and_leaves_the_wi
     plex, cdf = fakes
     wrong = {**CHECKSHEETS_SOURCE, "window": {"begin_input": "Start_Date", "end_input": "End_Date"}}
 
-    report = await run(plex, cdf, tmp_path, wrong)
+    report = await run(plex, cdf, tmp_path, wrong, also=("master_data", "jobs"))
 
-    (stream,) = report.streams
+    (stream,) = [r for r in report.streams if r.stream == "datasource:checksheets"]
     assert stream.error is not None
     assert "DATA_SOURCE_INPUT_NOT_FOUND" in stream.error
     assert stream.windows == 0
+    assert {r.stream for r in report.streams if r.ok} == {"master_data", "jobs"}  # the others ran
     state = await LocalStateStore(tmp_path / "state.json").load(PLANT.pcn, "datasource:checksheets")
     assert list(state.windows) == []
     assert cdf.raw_rows("plex", "checksheets") == {}

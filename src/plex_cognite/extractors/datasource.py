@@ -49,7 +49,9 @@ class DataSourceExtractor(AsyncBaseExtractor):
     """
 
     stream: ClassVar[str] = "datasource"
-    needs_assets: ClassVar[bool] = False
+    # Its rows link to no asset, but it runs with the streams that do: the runner skips those when a stream of the
+    # first group fails, and a failing data source must never stop the others.
+    needs_assets: ClassVar[bool] = True
 
     def __init__(
         self,
