@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from plex_cognite.config import (
-    KNOWN_STREAMS,
+    DEFAULT_STREAMS,
     CogniteSettings,
     ExtractorSettings,
     LoggingSettings,
@@ -105,7 +105,7 @@ def test_minimal_file_takes_the_documented_defaults(monkeypatch: pytest.MonkeyPa
     assert s.plex.rate_limit_per_minute == 200
     assert s.plex.timeout_s == 120
     assert s.cdf.auth_mode == "token"
-    assert s.extraction.streams == list(KNOWN_STREAMS)
+    assert s.extraction.streams == list(DEFAULT_STREAMS)
     assert s.extraction.end is None
     assert s.extraction.window == timedelta(days=1)
     assert s.extraction.interval == timedelta(hours=1)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from plex_cognite.config import DataSourceSettings, load_settings
+from plex_cognite.config import DEFAULT_STREAMS, DataSourceSettings, load_settings
 from plex_cognite.errors import ConfigurationError
 
 CHECKSHEETS = {
@@ -135,3 +135,29 @@ def test_for_pcn_without_any_account_names_the_setting_to_add() -> None:
     settings = DataSourceSettings.model_validate({"credentials": ACCOUNTS})
     with pytest.raises(ConfigurationError, match=r"plex\.datasource\.credentials\.123"):
         settings.for_pcn("123")
+
+
+def _with_streams(path: Path, streams: list[str]) -> Path:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["extraction"]["streams"] = streams
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def test_configured_data_sources_run_unless_streams_are_listed_without_them(tmp_path: Path) -> None:
+    account = {"username": "ws", "password": "pw"}
+    path = _config(tmp_path, pcns=["340884"], datasource=account, datasources=[CHECKSHEETS])
+    assert load_settings(path).extraction.streams == [*DEFAULT_STREAMS, "datasource:checksheets"]
+
+    listed = load_settings(_with_streams(path, ["inventory", "datasource:checksheets"]))
+    assert listed.extraction.streams == ["inventory", "datasource:checksheets"]
+    without = load_settings(_with_streams(path, ["master_data", "container_moves"]))
+    assert without.extraction.streams == ["master_data", "container_moves"]
+
+
+def test_a_data_source_stream_must_name_a_configured_data_source(tmp_path: Path) -> None:
+    account = {"username": "ws", "password": "pw"}
+    path = _config(tmp_path, pcns=["340884"], datasource=account, datasources=[CHECKSHEETS])
+    message = _error(_with_streams(path, ["datasource:oee"]))
+    assert "datasource:oee" in message
+    assert "configured: datasource:checksheets" in message

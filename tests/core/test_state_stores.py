@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from cognite.client import AsyncCogniteClient
 
-from plex_cognite.core.state import RawStateStore, RedisStateStore, StreamState
+from plex_cognite.core.state import LocalStateStore, MemoryStateStore, RawStateStore, RedisStateStore, StreamState
 from plex_cognite.errors import StateError
 from plex_cognite.testing.fake_cdf import FakeCDF
+from plex_cognite.typing import JSONValue, StateStore
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 T1 = datetime(2025, 1, 2, tzinfo=UTC)
@@ -87,3 +89,27 @@ async def test_redis_store_round_trip_and_incremental_hashes(redis_url: str) -> 
     with pytest.raises(StateError, match="corrupt"):
         await RedisStateStore(client, prefix="t").load("1", "jobs")
     await client.aclose()
+
+
+@pytest.mark.redis
+async def test_every_store_keeps_an_extractors_extra_state(
+    tmp_path: Path, async_cognite_client: AsyncCogniteClient, redis_url: str
+) -> None:
+    stores: list[StateStore] = [
+        LocalStateStore(tmp_path / "state.json"),
+        RawStateStore(async_cognite_client, "plex_cognite", "state"),
+        RedisStateStore(redis_url, prefix="extra"),
+        MemoryStateStore(),
+    ]
+    extra: dict[str, JSONValue] = {"on_hand": {"P-1": 12.5, "P-2": 0.0}, "keys": ["PCN1_A", "PCN1_B"]}
+    for store in stores:
+        state = big_state(3)
+        state.extra.update(extra)
+        await store.commit("1", "inventory", state)
+        loaded = await store.load("1", "inventory")
+        assert loaded.extra == extra, type(store).__name__
+        assert loaded.hash_count == 3
+        loaded.extra.clear()
+        await store.commit("1", "inventory", loaded)
+        assert (await store.load("1", "inventory")).extra == {}, type(store).__name__
+        await store.close()

@@ -64,3 +64,12 @@ async def test_a_registered_extractor_runs_when_listed_in_streams(installed_plug
         rows = cdf.raw_rows("plex", "tooling")
         parts = {a["externalId"].rsplit("_", 1)[1] for a in cdf.assets if "_PART_" in a["externalId"]}
         assert set(rows) == parts
+
+
+def test_the_inventory_streams_and_every_data_source_resolve_by_name() -> None:
+    from plex_cognite.extractors import ContainerMovesExtractor, InventoryExtractor
+
+    assert load_extractor("inventory") is InventoryExtractor
+    assert load_extractor("container_moves") is ContainerMovesExtractor
+    factory = load_extractor("datasource:checksheets")
+    assert factory.__name__ == "DataSourceExtractor[datasource:checksheets]"  # type: ignore[attr-defined]

@@ -15,9 +15,10 @@ if TYPE_CHECKING:
 __all__ = ["FirstRunPlan", "plan_first_run"]
 
 #: Streams read in time windows (one Plex history call per window at least).
-WINDOWED_STREAMS = ("production", "scrap", "workcenter_status")
-#: At least one list call each per PCN: buildings, workcenters, parts (master data); jobs.
-_LIST_CALLS = {"master_data": 3, "jobs": 1}
+WINDOWED_STREAMS = ("production", "scrap", "workcenter_status", "container_moves")
+#: At least one list call each per PCN: buildings, workcenters, parts (master data); jobs; buildings, locations,
+#: containers (inventory); buildings, locations (container_moves, to link destinations).
+_LIST_CALLS = {"master_data": 3, "jobs": 1, "inventory": 3, "container_moves": 2}
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,8 @@ See `plex_cognite.config.settings` for the models and `load_settings` for the lo
 """
 
 from plex_cognite.config.settings import (
+    DATASOURCE_STREAM_PREFIX,
+    DEFAULT_STREAMS,
     KNOWN_STREAMS,
     BreakerSettings,
     CacheSettings,
@@ -27,6 +29,8 @@ from plex_cognite.config.settings import (
 )
 
 __all__ = [
+    "DATASOURCE_STREAM_PREFIX",
+    "DEFAULT_STREAMS",
     "KNOWN_STREAMS",
     "BreakerSettings",
     "CacheSettings",

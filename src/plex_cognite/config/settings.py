@@ -61,6 +61,8 @@ from plex_cognite.config._types import (
 )
 
 __all__ = [
+    "DATASOURCE_STREAM_PREFIX",
+    "DEFAULT_STREAMS",
     "EXTRACTOR_ENTRY_POINT_GROUP",
     "KNOWN_STREAMS",
     "BreakerSettings",
@@ -84,17 +86,35 @@ __all__ = [
     "load_settings",
 ]
 
-#: The streams an extractor can run.
-StreamName: TypeAlias = Literal["master_data", "jobs", "production", "scrap", "workcenter_status"]
+#: The built-in streams (data sources add `datasource:<name>` streams from `extraction.datasources`).
+StreamName: TypeAlias = Literal[
+    "master_data", "jobs", "production", "scrap", "workcenter_status", "inventory", "container_moves"
+]
 #: Every built-in stream, in the order they run.
-KNOWN_STREAMS: tuple[StreamName, ...] = ("master_data", "jobs", "production", "scrap", "workcenter_status")
+KNOWN_STREAMS: tuple[StreamName, ...] = (
+    "master_data",
+    "jobs",
+    "production",
+    "scrap",
+    "workcenter_status",
+    "inventory",
+    "container_moves",
+)
+#: The streams run when `extraction.streams` is not set (plus every configured data source); the inventory streams
+#: are opt-in, since `inventory` deletes RAW rows of containers that left the snapshot.
+DEFAULT_STREAMS: tuple[StreamName, ...] = ("master_data", "jobs", "production", "scrap", "workcenter_status")
+#: The prefix of data-source stream names: `datasource:<name>` for each `extraction.datasources` entry.
+DATASOURCE_STREAM_PREFIX = "datasource:"
 #: The entry-point group installed packages register their extractors under (the entry point's name is the stream).
 EXTRACTOR_ENTRY_POINT_GROUP = "plex_cognite.extractors"
 
 
 def _known_stream(name: str) -> str:
-    """Accept a built-in stream or one an installed package registered; else say what is known."""
-    if name in KNOWN_STREAMS:
+    """Accept a built-in stream, a data-source stream, or one an installed package registered; else say what is known.
+
+    A `datasource:<name>` stream must name an `extraction.datasources` entry (checked with the whole section).
+    """
+    if name in KNOWN_STREAMS or name.startswith(DATASOURCE_STREAM_PREFIX):
         return name
     registered = sorted(ep.name for ep in entry_points(group=EXTRACTOR_ENTRY_POINT_GROUP))
     if name in registered:
@@ -317,7 +337,11 @@ class ExtractionSettings(_Section):
     """What to extract, from when, and in which windows."""
 
     streams: Annotated[list[Annotated[str, AfterValidator(_known_stream)]], NoDecode, BeforeValidator(split_list)] = (
-        Field(default_factory=lambda: list[str](KNOWN_STREAMS), min_length=1)
+        Field(
+            default_factory=lambda: list[str](DEFAULT_STREAMS),
+            min_length=1,
+            description="Streams to run; default the five classic streams plus every configured data source.",
+        )
     )
     start: UtcDatetime = Field(description="History start for windowed streams (naive values are read as UTC).")
     end: UtcDatetime | None = Field(None, description="History end; None = now.")
@@ -347,6 +371,21 @@ class ExtractionSettings(_Section):
         if len(set(streams)) != len(streams):
             raise ValueError("a stream is listed twice; list each stream once")
         return streams
+
+    @_model_validator(mode="after")
+    def _datasource_streams(self) -> ExtractionSettings:
+        configured = [source.stream for source in self.datasources]
+        unknown = [s for s in self.streams if s.startswith(DATASOURCE_STREAM_PREFIX) and s not in configured]
+        if unknown:
+            names = ", ".join(configured) or "none"
+            raise ValueError(
+                f"stream(s) {', '.join(unknown)} name no entry of extraction.datasources (configured: {names}); "
+                "add the data source there or remove the stream"
+            )
+        if "streams" not in self.model_fields_set:
+            # Not listed explicitly: every configured data source runs (list the streams to leave one out).
+            self.streams = [*self.streams, *(s for s in configured if s not in self.streams)]
+        return self
 
     @_model_validator(mode="after")
     def _end_after_start(self) -> ExtractionSettings:

@@ -25,6 +25,7 @@ class StreamReport:
         deferred: Items held back because an asset they link to does not exist (yet).
         dead_lettered: Records rejected (validation, mapping, or the sink refusing an item).
         failed: Items CDF did not take (after retries); they are retried on the next run.
+        deleted: Items deleted in CDF (RAW rows of records that left a snapshot).
         requests: CDF write requests made.
         windows: History windows completed.
         windows_total: History windows planned for this run (progress: `windows` of `windows_total`).
@@ -43,6 +44,7 @@ class StreamReport:
     deferred: int = 0
     dead_lettered: int = 0
     failed: int = 0
+    deleted: int = 0
     requests: int = 0
     windows: int = 0
     windows_total: int = 0

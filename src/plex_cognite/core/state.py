@@ -6,7 +6,9 @@ A `StreamState` holds:
 - `windows`: the completed half-open windows (an `IntervalSet`), so any gap left by a crash is re-read;
 - content hashes: an 8-byte digest per external id of what was last written (change detection for snapshot
   streams: a re-run over unchanged data writes nothing);
-- `deferred`: items held back because an asset they link to does not exist yet, retried on the next run.
+- `deferred`: items held back because an asset they link to does not exist yet, retried on the next run;
+- `extra`: what an extractor keeps beyond that (JSON values under keys it chooses; for example the last on-hand
+  sums of the `inventory` stream), committed with the rest.
 
 The extractor commits state only for what the sink acknowledged (`AsyncBatchProcessor.on_commit`). Stores:
 
@@ -31,6 +33,7 @@ import json
 import os
 import zlib
 from collections.abc import Iterator, Mapping
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -76,11 +79,14 @@ class StreamState:
         watermark: End of the extracted history (aware UTC), or None.
         windows: Completed half-open windows.
         deferred: Items held back for a missing asset, keyed by external id, as JSON.
+        extra: An extractor's own state, JSON values under keys it chooses (update it only for what was
+            acknowledged: it is committed with the rest).
     """
 
     watermark: datetime | None = None
     windows: IntervalSet = field(default_factory=IntervalSet)
     deferred: dict[str, JSONValue] = field(default_factory=dict)
+    extra: dict[str, JSONValue] = field(default_factory=dict)
     _hashes: dict[str, bytes] = field(default_factory=dict, repr=False)
     _dirty: set[str] = field(default_factory=set, repr=False)
 
@@ -126,12 +132,15 @@ class StreamState:
     # -- serialisation ---------------------------------------------------------------------------------------------
 
     def meta_json(self) -> dict[str, JSONValue]:
-        """Everything except the hashes, as JSON."""
-        return {
+        """Everything except the hashes, as JSON (`extra` only when it holds something)."""
+        doc: dict[str, JSONValue] = {
             "watermark": None if self.watermark is None else format_utc(self.watermark),
             "windows": self.windows.to_json(),  # type: ignore[dict-item]
             "deferred": dict(self.deferred),
         }
+        if self.extra:
+            doc["extra"] = dict(self.extra)
+        return doc
 
     def to_json(self) -> dict[str, JSONValue]:
         """The whole state as JSON; digests are base64 (12 characters for 8 bytes)."""
@@ -152,6 +161,9 @@ class StreamState:
         deferred = data.get("deferred") or {}
         if not isinstance(deferred, dict):
             raise ValueError("deferred must be an object")
+        extra = data.get("extra") or {}
+        if not isinstance(extra, dict):
+            raise ValueError("extra must be an object")
         raw_hashes = hashes if hashes is not None else (data.get("hashes") or {})
         if not isinstance(raw_hashes, Mapping):
             raise ValueError("hashes must be an object of external id -> base64 digest")
@@ -159,6 +171,7 @@ class StreamState:
             watermark=None if watermark_text is None else parse_utc(watermark_text),
             windows=IntervalSet.from_json(data.get("windows") or []),
             deferred=dict(deferred),
+            extra=dict(extra),
         )
         try:
             state._hashes = {str(xid): _unb64(text) for xid, text in raw_hashes.items()}
@@ -168,7 +181,7 @@ class StreamState:
 
     def copy(self) -> StreamState:
         """An independent copy (hashes included, clean)."""
-        clone = StreamState(self.watermark, self.windows.copy(), dict(self.deferred))
+        clone = StreamState(self.watermark, self.windows.copy(), dict(self.deferred), deepcopy(self.extra))
         clone._hashes = dict(self._hashes)
         return clone
 

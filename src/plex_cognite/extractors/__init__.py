@@ -28,6 +28,9 @@ from plex_cognite.extractors._transforms import (
     workcenter_status_event,
 )
 from plex_cognite.extractors.base import AsyncBaseExtractor, MappedExtractor, Sinks
+from plex_cognite.extractors.container_moves import ContainerMovesExtractor
+from plex_cognite.extractors.datasource import DataSourceExtractor
+from plex_cognite.extractors.inventory import InventoryExtractor
 from plex_cognite.extractors.jobs import JobsExtractor
 from plex_cognite.extractors.master_data import MasterDataExtractor
 from plex_cognite.extractors.production import ProductionExtractor, ScrapExtractor
@@ -36,7 +39,10 @@ from plex_cognite.extractors.workcenter_status import WorkcenterStatusExtractor
 
 __all__ = [
     "AsyncBaseExtractor",
+    "ContainerMovesExtractor",
+    "DataSourceExtractor",
     "ExtractorResources",
+    "InventoryExtractor",
     "JobsExtractor",
     "MappedExtractor",
     "MappingContext",

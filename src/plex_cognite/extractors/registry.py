@@ -8,6 +8,9 @@ the stream name to list in `extraction.streams`, its value the extractor class (
 [project.entry-points."plex_cognite.extractors"]
 tooling = "my_package.tooling:ToolingExtractor"
 ```
+
+Data sources need no code: each `extraction.datasources` entry is stream `datasource:<name>`, run by
+`DataSourceExtractor` (`load_extractor("datasource:checksheets")`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import TypeAlias
 
-from plex_cognite.config.settings import EXTRACTOR_ENTRY_POINT_GROUP
+from plex_cognite.config.settings import DATASOURCE_STREAM_PREFIX, EXTRACTOR_ENTRY_POINT_GROUP
 from plex_cognite.core.context import ExtractorContext
 from plex_cognite.core.extractor import BaseExtractor
 from plex_cognite.errors import ConfigurationError
@@ -33,7 +36,9 @@ ExtractorFactory: TypeAlias = Callable[[ExtractorContext, ExtractorResources], B
 
 
 def builtin_extractors() -> Mapping[str, ExtractorFactory]:
-    """The library's own extractors by stream name, in the order they run."""
+    """The library's own extractors by stream name, in the order they run (data sources: see `load_extractor`)."""
+    from plex_cognite.extractors.container_moves import ContainerMovesExtractor
+    from plex_cognite.extractors.inventory import InventoryExtractor
     from plex_cognite.extractors.jobs import JobsExtractor
     from plex_cognite.extractors.master_data import MasterDataExtractor
     from plex_cognite.extractors.production import ProductionExtractor, ScrapExtractor
@@ -45,6 +50,8 @@ def builtin_extractors() -> Mapping[str, ExtractorFactory]:
         "production": ProductionExtractor,
         "scrap": ScrapExtractor,
         "workcenter_status": WorkcenterStatusExtractor,
+        "inventory": InventoryExtractor,
+        "container_moves": ContainerMovesExtractor,
     }
 
 
@@ -54,7 +61,10 @@ def registered_streams() -> list[str]:
 
 
 def load_extractor(stream: str) -> ExtractorFactory:
-    """The extractor for a stream name: a built-in, else an installed package's entry point.
+    """The extractor for a stream name: a built-in, a data source (`datasource:<name>`), else an entry point.
+
+    A data-source stream resolves to `DataSourceExtractor` for the `extraction.datasources` entry of that name, looked
+    up in the run's settings when the extractor is built.
 
     Raises:
         ConfigurationError: No extractor has that name, or its entry point cannot be loaded.
@@ -62,6 +72,10 @@ def load_extractor(stream: str) -> ExtractorFactory:
     builtin = builtin_extractors()
     if stream in builtin:
         return builtin[stream]
+    if stream.startswith(DATASOURCE_STREAM_PREFIX) and len(stream) > len(DATASOURCE_STREAM_PREFIX):
+        from plex_cognite.extractors.datasource import datasource_factory
+
+        return datasource_factory(stream)
     for ep in entry_points(group=ENTRY_POINT_GROUP, name=stream):
         try:
             factory: ExtractorFactory = ep.load()

@@ -359,6 +359,17 @@ class AsyncPlexClient:
             time_of=_log_date,
         )
 
+    async def read_container_moves(self, pcn: str, window: TimeWindow) -> list[ContainerLocationMove]:
+        """Container location moves with `adjustmentDate` in the half-open `window` (see `read_history`)."""
+        return await self.read_history(
+            pcn,
+            PATHS["container_location_moves"],
+            ContainerLocationMove,
+            window,
+            stream="container_moves",
+            time_of=_adjustment_date,
+        )
+
     async def read_history(
         self,
         pcn: str,

@@ -18,8 +18,10 @@ from plex_cognite.plex.datasource import DataSourceClient
 from plex_cognite.plex.models import (
     Building,
     Container,
+    ContainerLocationMove,
     Job,
     JobOperation,
+    Location,
     Part,
     ProductionEntry,
     ScrapEntry,
@@ -56,8 +58,12 @@ class PcnPlexClient:
 
     @property
     def datasource(self) -> DataSourceClient:
-        """The Data Source API client (needs `plex.datasource` settings)."""
+        """The Data Source API client of the default account (needs `plex.datasource` settings)."""
         return self.client.datasource
+
+    async def datasource_for_pcn(self) -> DataSourceClient:
+        """The Data Source API client of this PCN's account (see `AsyncPlexClient.datasource_for`)."""
+        return await self.client.datasource_for(self.pcn)
 
     # -- lists -----------------------------------------------------------------------------------------------------
 
@@ -87,8 +93,12 @@ class PcnPlexClient:
         """Operations of one job, in batches."""
         return self.client.iter_job_operations(self.pcn, job_id)
 
+    def iter_locations(self) -> AsyncGenerator[list[Location], None]:
+        """Inventory locations, in batches."""
+        return self.client.iter_locations(self.pcn)
+
     def iter_containers(self) -> AsyncGenerator[list[Container], None]:
-        """On-hand containers, in batches."""
+        """Active containers, in batches: a full snapshot that ends normally only once read completely."""
         return self.client.iter_containers(self.pcn)
 
     async def list_workcenter_statuses(self) -> list[WorkcenterStatus]:
@@ -119,6 +129,10 @@ class PcnPlexClient:
     async def read_scrap_entries(self, window: TimeWindow) -> list[ScrapEntry]:
         """Scrap entries of one window."""
         return await self.client.read_scrap_entries(self.pcn, window)
+
+    async def read_container_moves(self, window: TimeWindow) -> list[ContainerLocationMove]:
+        """Container location moves of one window."""
+        return await self.client.read_container_moves(self.pcn, window)
 
     async def read_workcenter_status_entries(self, window: TimeWindow) -> list[WorkcenterStatusEntry]:
         """Workcenter status log entries of one window."""

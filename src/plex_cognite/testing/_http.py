@@ -399,7 +399,9 @@ class LoopbackServer:
         duration = time.perf_counter() - started
         # Log before answering, so a client that got its answer always finds the request in the log.
         self.log.append(
-            RequestRecord(request.method, logged_path, response.status, items, fault_kind, duration, request_id)
+            RequestRecord(
+                request.method, logged_path, response.status, items, fault_kind, duration, request_id, request.query
+            )
         )
         if response.status == 0:  # drop: no answer at all
             handler.reset_connection()

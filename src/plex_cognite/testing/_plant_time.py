@@ -121,7 +121,9 @@ def format_plex_ms(ms: int, style: int = 0) -> str:
             _DAY_PREFIXES.clear()
         prefix = _DAY_PREFIXES[day] = (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT")
     if not _CLOCK:
-        _CLOCK.extend(f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400))
+        # Built whole, then swapped in: the fakes' server threads call this concurrently, and a thread must never
+        # see a partly filled clock (an IndexError in the fake).
+        _CLOCK[:] = [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400)]
     seconds, millis = divmod(rest, 1000)
     return prefix + _CLOCK[seconds] + _FRACTIONS[style % 4][millis]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 
 __all__ = ["RequestLog", "RequestRecord"]
 
@@ -23,6 +23,8 @@ class RequestRecord:
         fault: kind of the injected fault that decided the answer, or None.
         duration_s: time from the request being read to the answer being ready (including injected latency).
         request_id: the `x-request-id` sent back.
+        query: the query parameters sent, each name mapped to all its values (to check requests against an API
+            description).
     """
 
     method: str
@@ -32,6 +34,7 @@ class RequestRecord:
     fault: str | None = None
     duration_s: float = 0.0
     request_id: str = ""
+    query: Mapping[str, list[str]] = field(default_factory=dict)
 
 
 class RequestLog:

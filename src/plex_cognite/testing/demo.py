@@ -8,6 +8,7 @@ work directory, `cdf.sink` as asked); `verify_cdf(...)` compares what landed in 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ def demo_settings(
     *,
     api_key: str = "test-key",
     sink: SinkKind = "classic",
+    datasource: Mapping[str, Any] | None = None,
     **extraction: Any,
 ) -> ExtractorSettings:
     """Settings that point at the fakes, with state and dead letters under `workdir`.
@@ -38,6 +40,8 @@ def demo_settings(
         workdir: Directory for the state file and the dead-letter file.
         api_key: The key FakePlex accepts.
         sink: `cdf.sink`: classic resources, Core Data Model nodes (instance space `plex`), or both.
+        datasource: The `plex.datasource` section (for data-source streams), e.g. `{"base_url":
+            fake.datasource_url, "username": ..., "password": ...}` from `FakePlex.datasource_credentials`.
         **extraction: Overrides for the `extraction` section.
     """
     from plex_cognite.config import ExtractorSettings
@@ -51,6 +55,7 @@ def demo_settings(
                 "rate_limit_per_minute": 10_000,
                 "http2": False,
                 "retry": {"initial_wait_s": 0.05, "max_wait_s": 0.5},
+                **({"datasource": dict(datasource)} if datasource is not None else {}),
             },
             "cdf": {"base_url": cdf.base_url, "project": cdf.project, "token": cdf.token, "sink": sink},
             "extraction": {
