@@ -132,15 +132,17 @@ class StreamState:
     # -- serialisation ---------------------------------------------------------------------------------------------
 
     def meta_json(self) -> dict[str, JSONValue]:
-        """Everything except the hashes, as JSON (`extra` only when it holds something)."""
-        doc: dict[str, JSONValue] = {
+        """Everything except the hashes, as JSON.
+
+        Every field is always present (`extra` too, possibly empty), so a store that writes only the fields that
+        changed also records a field that was emptied.
+        """
+        return {
             "watermark": None if self.watermark is None else format_utc(self.watermark),
             "windows": self.windows.to_json(),  # type: ignore[dict-item]
             "deferred": dict(self.deferred),
+            "extra": dict(self.extra),
         }
-        if self.extra:
-            doc["extra"] = dict(self.extra)
-        return doc
 
     def to_json(self) -> dict[str, JSONValue]:
         """The whole state as JSON; digests are base64 (12 characters for 8 bytes)."""
