@@ -59,7 +59,7 @@ async def test_a_windowed_source_lands_whole_in_either_format_and_a_rerun_writes
     assert report.ok, report.format_table()
     assert cdf.raw_rows("plex", "checksheets") == expected
     (stream,) = report.streams
-    assert stream.windows == stream.windows_planned == 5
+    assert stream.windows == stream.windows_total == 5
     calls = plex.request_counts(path="/api/datasources/4142/execute")
     assert calls > 5  # the busy day passed the row limit and was split
     cdf.reset_request_log()
