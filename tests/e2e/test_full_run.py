@@ -51,6 +51,22 @@ async def test_rerun_over_unchanged_data_sends_zero_cdf_writes(
     assert mismatches(cdf, plant, tmp_path, plex) == []
 
 
+async def test_quantity_series_take_the_unit_plex_sends_and_keep_it_without_rewrites(
+    fakes: tuple[FakePlex, FakeCDF], plant: SimulatedPlant, tmp_path: Path
+) -> None:
+    plex, cdf = fakes
+    assert (await run(plex, cdf, plant, tmp_path)).ok
+    units = {ts["externalId"]: ts.get("unit") for ts in cdf.timeseries}
+    sent = {entry.get("unit") for entry in plant.production_entries() if isinstance(entry, dict)}
+    produced = {xid: unit for xid, unit in units.items() if xid.endswith("_PRODUCED_QTY")}
+    assert produced
+    assert set(produced.values()) <= sent - {None}  # every produced series carries the unit of its entries
+    assert all(unit is None for xid, unit in units.items() if xid.endswith("_SCRAP_QTY"))  # scrap sends none
+    cdf.reset_request_log()
+    assert (await run(plex, cdf, plant, tmp_path)).ok
+    assert write_requests(cdf) == []  # the unit is remembered: the series is not written without it again
+
+
 async def test_after_a_mutation_only_changed_records_are_written(
     fakes: tuple[FakePlex, FakeCDF], plant: SimulatedPlant, tmp_path: Path
 ) -> None:

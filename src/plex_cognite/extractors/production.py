@@ -13,7 +13,8 @@ and the node datapoints were acknowledged.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import dataclasses
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from plex_cognite.cdf.datamodeling import NodeItem
@@ -89,28 +90,55 @@ class ProductionExtractor(AsyncBaseExtractor):
         return QuantitySums(series_of)
 
     async def extract(self) -> None:
-        """Upsert the series, then write every window not yet done (plus the lookback tail), summed per window."""
+        """Upsert the series, then write every window not yet done (plus the lookback tail), summed per window.
+
+        A series takes its unit from the entries (`unit`, where Plex sends one). The units are kept in state, so
+        a series is written with its unit from then on and a re-run over unchanged data writes nothing.
+        """
         series = self.sinks.paired(self.sinks.timeseries, self.sinks.nodes)
         points = self.sinks.paired(self.sinks.datapoints, self.sinks.node_datapoints)
+        known_units = self.state.extra.get("units")
+        units: dict[str, str] = dict(known_units) if isinstance(known_units, dict) else {}  # type: ignore[arg-type]
+        workcenters_by_id: dict[str, Workcenter] = {}
         series_of: dict[str, str] = {}
-        ctx = self.node_mapping
         async for workcenters in self.plex.iter_workcenters():
-            items = [self.transform_series(wc) for wc in workcenters]
-            series_of.update((wc.workcenter_id, item.external_id) for wc, item in zip(workcenters, items, strict=True))
-            nodes: list[NodeItem] = []
-            if series.nodes is not None:
-                nodes += (series_node(item, wc, ctx) for wc, item in zip(workcenters, items, strict=True))
-            await series.write(PairedItems(items, nodes))
+            workcenters_by_id.update((wc.workcenter_id, wc) for wc in workcenters)
+            series_of.update((wc.workcenter_id, self.transform_series(wc).external_id) for wc in workcenters)
+            await series.write(self._series_items(workcenters, units))
+        new_units: dict[str, str] = {}
         async for window, entries in self.windows(self.read_entries):
             sums = self.window_sums(series_of)
             for entry in self.map_records(entries, _checked):
                 sums.add(entry)
+                unit = getattr(entry, "unit", None)
+                if unit and units.get(entry.workcenter_id) != unit:
+                    new_units[entry.workcenter_id] = unit
             if sums.orphans:
                 # Entries on a workcenter without a series: the window stays open and is read again next run.
                 self.report.deferred += len(sums.orphans)
                 self.hold_window(window)
             # A node series has its classic series' external id: the same items go to both sinks.
             await points.put(PairedItems.same(sums.items()), window=window)
+        if new_units:
+            units.update(new_units)
+            relabelled = [workcenters_by_id[wc] for wc in new_units if wc in workcenters_by_id]
+            await series.write(self._series_items(relabelled, units))
+            self.state.extra["units"] = dict(units)
+
+    def _series_items(
+        self, workcenters: Sequence[Workcenter], units: Mapping[str, str]
+    ) -> PairedItems[TimeSeriesItem, NodeItem]:
+        """The classic series (with the unit known for the workcenter) and, when nodes are written, their nodes."""
+        items = []
+        for wc in workcenters:
+            item = self.transform_series(wc)
+            unit = units.get(wc.workcenter_id)
+            items.append(dataclasses.replace(item, unit=unit) if unit and not item.unit else item)
+        nodes: list[NodeItem] = []
+        if self.sinks.nodes is not None:
+            ctx = self.node_mapping
+            nodes += (series_node(item, wc, ctx) for wc, item in zip(workcenters, items, strict=True))
+        return PairedItems(items, nodes)
 
 
 class ScrapExtractor(ProductionExtractor):
