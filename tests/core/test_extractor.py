@@ -473,3 +473,25 @@ async def test_a_held_window_is_read_again_next_run_without_counting_a_failure()
     assert report.windows == 1
     assert report.failed == 0
     assert list((await store.load("1", "holding")).windows) == [(T0 + timedelta(hours=1), T0 + timedelta(hours=2))]
+
+
+class BrokenToolSink(ToolSink):
+    """Raises on every write (CDF down after the retries)."""
+
+    async def write(self, items: Sequence[Tool]) -> WriteResult:
+        raise CogniteWriteError("CDF is down", resource="tools")
+
+
+async def test_held_items_stay_held_when_writing_them_again_fails() -> None:
+    store = MemoryStateStore()
+    sink = ToolSink()
+    sink.known = {"drill", "lathe"}
+    assert (await tool_usage(store, sink).run()).deferred == 1  # the saw is held
+
+    with pytest.raises(CogniteWriteError, match="CDF is down"):
+        await tool_usage(store, BrokenToolSink()).run()
+    assert list((await store.load("1", "tool_usage")).deferred) == ["tools:TOOL@saw"]
+
+    sink.known.add("saw")
+    assert (await tool_usage(store, sink).run()).deferred == 0
+    assert "TOOL@saw" in sink.stored

@@ -30,7 +30,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, S
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
-from plex_cognite.core._deferred import HeldItem, restore_held
+from plex_cognite.core._deferred import HeldItem, held_key, restore_held
 from plex_cognite.core._ledger import StreamLedger
 from plex_cognite.core._ordered import ordered_fetch
 from plex_cognite.core.bound_sink import BoundSink
@@ -399,12 +399,16 @@ class BaseExtractor(ABC):
                 continue  # this run did not bind that sink; the items wait for a run that does
             for offset in range(0, len(entries), bound.batch_size):
                 chunk = entries[offset : offset + bound.batch_size]
-                for key, _ in chunk:
-                    del ledger.state.deferred[key]
+                # Entries leave `state.deferred` only once the sink acknowledged them (the ledger releases them):
+                # a write that raises leaves them held for the next run.
                 items = [held.item for _, held in chunk]
                 digests = {held.item.key: held.digest for _, held in chunk if held.digest is not None}
                 result = await bound.sink.write(items)
                 ledger.account(name, items, result, digests=digests or None, hash_prefix=bound.hash_prefix)
+                failed = {failure.key for failure in result.failed}
+                for key, held in chunk:  # entries kept under an earlier key format are released here
+                    if key != held_key(name, held.item.key) and held.item.key not in failed:
+                        ledger.state.deferred.pop(key, None)
 
 
 class StreamExtractor(BaseExtractor, Generic[RecordT, ItemT]):
