@@ -1,7 +1,8 @@
 """End-to-end benchmark: a full extraction of a big simulated plant, fakes in their own processes.
 
-For each plant size the fakes (FakePlex serving the plant, FakeCDF) run in one child process and the extractor in
-another, so the extractor's peak RSS is its own. Reports wall time, records/s, peak RSS, and CDF write requests
+For each plant size FakePlex (serving the plant) and FakeCDF each run in a child process of their own and the
+extractor in another, so the extractor's peak RSS is its own and neither fake shares a core-bound process with the
+other (on a 2-core machine they still compete for cores). Reports wall time, records/s, peak RSS, and CDF write requests
 against the minimum possible (ceil(items/1000) per resource type + ceil(datapoints/100,000)); then a re-run over
 unchanged data (must send zero writes).
 
@@ -9,6 +10,7 @@ unchanged data (must send zero writes).
     python benchmarks/bench_end_to_end.py --sizes 10k     # just the small one
     python benchmarks/bench_end_to_end.py --sizes 100k --compare        # + extractor-utils peer and raw SDK
     python benchmarks/bench_end_to_end.py --sizes 100k --compare --wan  # the same with 200 ms per request
+    python benchmarks/bench_end_to_end.py --sizes 100k --passes 4       # + continuous mode: RSS after each pass
 
 `--compare` also runs, against the same fakes (CDF emptied before each): the same extraction written the usual way
 on cognite-extractor-utils' upload queues (`peer_extractor_utils.py`, in `benchmarks/.venv-peer`, created on first
@@ -73,30 +75,47 @@ def _plant(size: str) -> Any:
     return SimulatedPlant(seed=1, pcn="340884", size=PlantSize(**SIZES[size]))
 
 
-def _serve(size: str, latency_s: float, conn: Any) -> None:
-    from plex_cognite.testing.fake_cdf import FakeCDF
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _serve_plex(size: str, latency_s: float, conn: Any) -> None:
+    """FakePlex serving the plant, in its own process (so it competes with the extractor only for cores)."""
     from plex_cognite.testing.fake_plex import FakePlex
 
-    plant = _plant(size)
+    with FakePlex(_plant(size), latency_s=latency_s) as plex:
+        conn.send(plex.base_url)
+        started = _cpu()
+        while True:
+            command = conn.recv()
+            if command == "stop":
+                return
+            if command in ("reset", "wipe"):
+                started = _cpu()
+                conn.send(None)
+            if command == "counts":
+                conn.send(_cpu() - started)
 
-    def cpu() -> float:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        return usage.ru_utime + usage.ru_stime
 
-    with FakePlex(plant, latency_s=latency_s) as plex, FakeCDF(latency_s=latency_s) as cdf:
-        conn.send((plex.base_url, cdf.base_url))
-        started = cpu()
+def _serve_cdf(latency_s: float, conn: Any) -> None:
+    """FakeCDF in its own process; answers the benchmark's reset / wipe / counts commands."""
+    from plex_cognite.testing.fake_cdf import FakeCDF
+
+    with FakeCDF(latency_s=latency_s) as cdf:
+        conn.send(cdf.base_url)
+        started = _cpu()
         while True:
             command = conn.recv()
             if command == "stop":
                 return
             if command == "reset":
                 cdf.reset_request_log()
-                started = cpu()
+                started = _cpu()
                 conn.send(None)
             if command == "wipe":
                 cdf.reset()
-                started = cpu()
+                started = _cpu()
                 conn.send(None)
             if command == "counts":
                 writes: dict[str, int] = {}
@@ -111,23 +130,46 @@ def _serve(size: str, latency_s: float, conn: Any) -> None:
                         "events": len(cdf.events),
                         "timeseries": len(cdf.timeseries),
                         "datapoints": points,
-                        "fakes_cpu": cpu() - started,
+                        "fakes_cpu": _cpu() - started,
                     }
                 )
 
 
-def _extract(size: str, plex_url: str, cdf_url: str, workdir: str, profile: str | None, conn: Any) -> None:
-    from cognite.client import global_config
+class _Fakes:
+    """FakePlex and FakeCDF, each in its own process, driven by the same commands."""
 
-    global_config.disable_pypi_version_check = True
+    def __init__(self, context: Any, size: str, latency_s: float) -> None:
+        self._plex, plex_end = context.Pipe()
+        self._cdf, cdf_end = context.Pipe()
+        self._workers = [
+            context.Process(target=_serve_plex, args=(size, latency_s, plex_end), daemon=True),
+            context.Process(target=_serve_cdf, args=(latency_s, cdf_end), daemon=True),
+        ]
+        for worker in self._workers:
+            worker.start()
+        self.plex_url: str = self._plex.recv()
+        self.cdf_url: str = self._cdf.recv()
+
+    def send(self, command: str) -> Any:
+        """Send `command` to both fakes; the answer is FakeCDF's (for counts, with both fakes' CPU)."""
+        self._plex.send(command)
+        self._cdf.send(command)
+        if command == "stop":
+            for worker in self._workers:
+                worker.join(timeout=30)
+            return None
+        plex_cpu = self._plex.recv()
+        answer = self._cdf.recv()
+        if command == "counts":
+            answer["fakes_cpu"] += plex_cpu
+        return answer
+
+
+def _settings(size: str, plex_url: str, cdf_url: str, workdir: str) -> Any:
     from plex_cognite.config import ExtractorSettings
-    from plex_cognite.observability.logs import configure_logging
-    from plex_cognite.runner import run_extractors_sync
-
-    configure_logging("ERROR")
 
     plant = _plant(size)
-    settings = ExtractorSettings.model_validate(
+    return ExtractorSettings.model_validate(
         {
             "plex": {
                 "base_url": plex_url,
@@ -143,6 +185,18 @@ def _extract(size: str, plex_url: str, cdf_url: str, workdir: str, profile: str 
             "logging": {"level": "ERROR"},
         }
     )
+
+
+def _extract(size: str, plex_url: str, cdf_url: str, workdir: str, profile: str | None, conn: Any) -> None:
+    from cognite.client import global_config
+
+    global_config.disable_pypi_version_check = True
+    from plex_cognite.observability.logs import configure_logging
+    from plex_cognite.runner import run_extractors_sync
+
+    configure_logging("ERROR")
+
+    settings = _settings(size, plex_url, cdf_url, workdir)
     profiler = cProfile.Profile() if profile else None
     started = time.perf_counter()
     if profiler is not None:
@@ -166,6 +220,47 @@ def _extract(size: str, plex_url: str, cdf_url: str, workdir: str, profile: str 
             "state_mib": (Path(workdir) / "state.json").stat().st_size / 2**20,
         }
     )
+
+
+def _rss_mib() -> float:
+    """The current resident set size of this process (Linux)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def _passes(size: str, plex_url: str, cdf_url: str, workdir: str, passes: int, conn: Any) -> None:
+    """Continuous mode: `passes` passes in one process and one event loop with one CDF client, as `plex-cognite run`
+    does; the first pass extracts everything, the later ones run over unchanged data."""
+    import asyncio
+
+    from cognite.client import global_config
+
+    global_config.disable_pypi_version_check = True
+    from plex_cognite.cdf.client import build_async_cognite_client
+    from plex_cognite.observability.logs import configure_logging
+    from plex_cognite.runner import run_extractors
+
+    configure_logging("ERROR")
+    settings = _settings(size, plex_url, cdf_url, workdir)
+
+    async def run() -> list[dict[str, Any]]:
+        client = build_async_cognite_client(settings.cdf)
+        rows: list[dict[str, Any]] = []
+        for _ in range(passes):
+            started = time.perf_counter()
+            report = await run_extractors(settings, cognite_client=client)
+            rows.append(
+                {
+                    "ok": report.ok,
+                    "seconds": time.perf_counter() - started,
+                    "written": report.total("written"),
+                    "rss_mb": _rss_mib(),
+                    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                }
+            )
+        return rows
+
+    conn.send({"passes": asyncio.run(run())})
 
 
 def _raw_sdk(size: str, cdf_url: str, conn: Any) -> None:
@@ -271,34 +366,33 @@ def _in_process(context: Any, target: Any, *args: Any) -> dict[str, Any]:
     return outcome
 
 
-def run_size(size: str, profile: str | None = None, *, latency_s: float = 0.0, compare: bool = False) -> dict[str, Any]:
+def run_size(
+    size: str, profile: str | None = None, *, latency_s: float = 0.0, compare: bool = False, passes: int = 0
+) -> dict[str, Any]:
     context = mp.get_context("spawn")
-    parent, child = context.Pipe()
-    server = context.Process(target=_serve, args=(size, latency_s, child), daemon=True)
-    server.start()
-    plex_url, cdf_url = parent.recv()
+    fakes = _Fakes(context, size, latency_s)
+    plex_url, cdf_url = fakes.plex_url, fakes.cdf_url
     results: dict[str, Any] = {"size": size}
 
     def counted(outcome: dict[str, Any]) -> dict[str, Any]:
-        parent.send("counts")
-        outcome["cdf"] = parent.recv()
+        outcome["cdf"] = fakes.send("counts")
         return outcome
 
     with tempfile.TemporaryDirectory() as workdir:
         for label in ("first", "rerun"):
             where = f"{profile}.{size}.{label}.prof" if profile else None
-            parent.send("reset")
-            parent.recv()
+            fakes.send("reset")
             results[label] = counted(_in_process(context, _extract, size, plex_url, cdf_url, workdir, where))
+    if passes:
+        fakes.send("wipe")
+        with tempfile.TemporaryDirectory() as workdir:
+            results["passes"] = _in_process(context, _passes, size, plex_url, cdf_url, workdir, passes)["passes"]
     if compare:
-        parent.send("wipe")
-        parent.recv()
+        fakes.send("wipe")
         results["peer"] = counted(_peer(size, plex_url, cdf_url))
-        parent.send("wipe")
-        parent.recv()
+        fakes.send("wipe")
         results["raw"] = counted(_in_process(context, _raw_sdk, size, cdf_url))
-    parent.send("stop")
-    server.join(timeout=30)
+    fakes.send("stop")
     return results
 
 
@@ -350,10 +444,19 @@ def main() -> None:
         help="also run the extractor-utils peer (own venv, created on demand) and the raw-SDK ceiling",
     )
     parser.add_argument("--wan", action="store_true", help="both fakes add 200 ms to every request")
+    parser.add_argument(
+        "--passes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run N passes in one process (continuous mode) and print the RSS after each",
+    )
     args = parser.parse_args()
     rss: dict[str, float] = {}
     for size in args.sizes:
-        result = run_size(size, args.profile, latency_s=0.2 if args.wan else 0.0, compare=args.compare)
+        result = run_size(
+            size, args.profile, latency_s=0.2 if args.wan else 0.0, compare=args.compare, passes=args.passes
+        )
         first, rerun = result["first"], result["rerun"]
         cdf = first["cdf"]
         writes = sum(cdf["writes"].values())
@@ -378,6 +481,11 @@ def main() -> None:
             f"   re-run over unchanged data: {rerun['seconds']:.1f} s (CPU {rerun['cpu']:.1f} s), "
             f"{rerun_writes} write requests; state file {rerun['state_mib']:.1f} MiB"
         )
+        for number, one in enumerate(result.get("passes", []), start=1):
+            print(
+                f"   continuous pass {number}: {one['seconds']:.1f} s, ok={one['ok']}, {one['written']} items written, "
+                f"RSS after it {one['rss_mb']:.0f} MiB (peak so far {one['peak_rss_mb']:.0f} MiB)"
+            )
         if args.compare:
             _print_comparison(result, "200 ms per request" if args.wan else "loopback")
     if "10k" in rss and "100k" in rss:

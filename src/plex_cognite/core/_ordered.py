@@ -19,23 +19,35 @@ Window = TypeVar("Window")
 
 
 async def ordered_fetch(
-    windows: Iterable[Window], fetch: Callable[[Window], Awaitable[T]], lookahead: int
+    windows: Iterable[Window],
+    fetch: Callable[[Window], Awaitable[T]],
+    lookahead: int,
+    *,
+    size_of: Callable[[T], int] | None = None,
+    budget: int | None = None,
 ) -> AsyncIterator[tuple[Window, T]]:
     """Fetch windows with at most `lookahead` in flight and yield `(window, result)` in window order.
+
+    With `size_of` and `budget`, the read-ahead also adapts to how big results are: after each delivered result the
+    depth becomes `budget // size_of(result)` (between 1 and `lookahead`), so a few huge windows are not all held
+    at once while small ones still overlap fully.
 
     Args:
         windows: The windows, in order (consumed lazily).
         fetch: Fetches one window.
         lookahead: Most fetches started ahead of the consumer (>= 1); bounds memory and concurrency.
+        size_of: The size of a result (for example its record count).
+        budget: The total size of results to keep in flight (used with `size_of`).
 
     Yields:
         Each window with its result, in the order of `windows`.
     """
     source = iter(windows)
     pending: deque[tuple[Window, asyncio.Task[T]]] = deque()
+    depth = max(1, lookahead)
 
     def refill() -> None:
-        while len(pending) < max(1, lookahead):
+        while len(pending) < depth:
             window = next(source, None)
             if window is None:
                 return
@@ -46,6 +58,8 @@ async def ordered_fetch(
         while pending:
             window, task = pending.popleft()
             result = await task
+            if size_of is not None and budget is not None:
+                depth = min(max(1, lookahead), max(1, budget // max(1, size_of(result))))
             refill()
             yield window, result
     finally:

@@ -29,6 +29,8 @@ class ExtractorContext:
         batch_size: Items per sink write.
         concurrency: Concurrent sink writes per bound sink.
         window_concurrency: History windows fetched ahead of the one being written.
+        window_records_ahead: Records of history windows held ahead of the one being written: the read-ahead
+            shrinks (down to one window) when windows are big, so a plant's busiest days are not all in memory.
         commit_interval_s: Minimum seconds between state commits while a stream runs (always once at the end).
         on_progress: Called with the stream's report after each commit (progress counters); must not raise.
         on_watermark: Called with (stream, watermark) whenever a committed window moves a watermark (metrics);
@@ -45,6 +47,7 @@ class ExtractorContext:
     batch_size: int = 1000
     concurrency: int = 4
     window_concurrency: int = 4
+    window_records_ahead: int = 10_000
     commit_interval_s: float = 5.0
     on_progress: Callable[[StreamReport], None] | None = None
     on_watermark: Callable[[str, datetime], None] | None = None

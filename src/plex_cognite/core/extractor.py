@@ -231,9 +231,10 @@ class BaseExtractor(ABC):
         """Read every planned window with `fetch` and hand out `(window, records)` in window order.
 
         Up to `lookahead` windows (default `context.window_concurrency`) are read ahead while earlier ones are
-        written. A window is committed once the loop body for it has finished and everything written (`write`) or
-        queued (`put`) for it was acknowledged; a transient write failure leaves it open for the next run. Pass
-        `window=` to the writes so they are tied to it (no change detection, which history does not need).
+        written, fewer when windows are big (about `context.window_records_ahead` records are held ahead). A window
+        is committed once the loop body for it has finished and everything written (`write`) or queued (`put`) for it
+        was acknowledged; a transient write failure leaves it open for the next run. Pass `window=` to the writes
+        so they are tied to it (no change detection, which history does not need).
 
         Example:
             >>> async for window, entries in self.windows(self.plex.production_entries):
@@ -257,7 +258,8 @@ class BaseExtractor(ABC):
             return list(await answer)
 
         depth = lookahead or self.context.window_concurrency
-        async for window, records in ordered_fetch(planned, read, depth):
+        budget = self.context.window_records_ahead
+        async for window, records in ordered_fetch(planned, read, depth, size_of=len, budget=budget):
             ledger.report.position = window[0]
             ledger.window_opened(window)
             failures_before = ledger.transient_failures

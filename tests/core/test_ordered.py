@@ -1,0 +1,50 @@
+"""Window read-ahead: results in window order, with the read-ahead shrinking when results are big."""
+
+from __future__ import annotations
+
+import asyncio
+
+from plex_cognite.core._ordered import ordered_fetch
+
+
+async def _run(sizes: dict[int, int], lookahead: int, budget: int | None) -> tuple[list[int], int]:
+    """Consume every window slowly; return the delivery order and the most fetches ahead of the consumer.
+
+    Counted once the first window was delivered: before that no result size is known.
+    """
+    started: list[int] = []
+    delivered: list[int] = []
+    most_ahead = 0
+
+    async def fetch(window: int) -> list[int]:
+        nonlocal most_ahead
+        started.append(window)
+        if delivered:
+            most_ahead = max(most_ahead, len(started) - len(delivered))
+        await asyncio.sleep(0)
+        return [window] * sizes[window]
+
+    size_of = len if budget is not None else None
+    async for window, records in ordered_fetch(sizes, fetch, lookahead, size_of=size_of, budget=budget):
+        assert len(records) == sizes[window]
+        delivered.append(window)
+        await asyncio.sleep(0.001)  # the loop body: fetches ahead get time to finish
+    return delivered, most_ahead
+
+
+async def test_small_windows_are_read_ahead_to_the_full_lookahead() -> None:
+    delivered, most_ahead = await _run(dict.fromkeys(range(10), 10), lookahead=4, budget=1000)
+    assert delivered == list(range(10))
+    assert most_ahead == 4
+
+
+async def test_big_windows_shrink_the_read_ahead_to_the_record_budget() -> None:
+    delivered, most_ahead = await _run(dict.fromkeys(range(10), 600), lookahead=4, budget=1000)
+    assert delivered == list(range(10))
+    assert most_ahead == 1  # 1000 // 600
+
+
+async def test_without_a_budget_the_lookahead_is_fixed() -> None:
+    delivered, most_ahead = await _run(dict.fromkeys(range(10), 600), lookahead=4, budget=None)
+    assert delivered == list(range(10))
+    assert most_ahead == 4
