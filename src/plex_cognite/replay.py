@@ -144,7 +144,7 @@ def _store(settings: ExtractorSettings, cognite_client: AsyncCogniteClient | Non
         from plex_cognite.cdf.client import build_async_cognite_client
 
         cdf = build_async_cognite_client(settings.cdf)
-    store = build_dead_letter_store(settings, cdf)  # type: ignore[arg-type]  # only the raw backend uses the client
+    store = build_dead_letter_store(settings, cdf)
     return store, store.close
 
 

@@ -57,6 +57,10 @@ MappedT = TypeVar("MappedT")
 
 
 #: Reads one history window: an awaitable of all its records, or an async iterable of record batches.
+#: `DeadLetter.error_type` of an item CDF refused for good (`ItemFailure.permanent`): not a record to map again.
+ITEM_REJECTED = "ItemRejected"
+
+
 class ReplayUnsupportedError(Exception):
     """An extractor cannot replay a dead letter from its payload (the letter stays in the store)."""
 
@@ -314,7 +318,7 @@ class BaseExtractor(ABC):
         return sum(letters.count_new(self.pcn, name) for name in self.dead_letter_streams())
 
     def _reject_item(self, payload: JSONValue, reason: str) -> None:
-        self.dead_letter(payload, reason, error="ItemRejected")
+        self.dead_letter(payload, reason, error=ITEM_REJECTED)
 
     # -- replaying dead letters ------------------------------------------------------------------------------------
 

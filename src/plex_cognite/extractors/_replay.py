@@ -6,7 +6,7 @@ from typing import TypeVar
 
 import pydantic
 
-from plex_cognite.core.extractor import ReplayUnsupportedError
+from plex_cognite.core.extractor import ITEM_REJECTED, ReplayUnsupportedError
 from plex_cognite.errors import RecordValidationError
 from plex_cognite.plex._stream import describe
 from plex_cognite.typing import DeadLetter
@@ -24,10 +24,10 @@ def record_from_letter(model: type[RecordT], letter: DeadLetter) -> RecordT:
         ReplayUnsupportedError: The letter is an item CDF refused, not a record (nothing to map again).
     """
     payload = letter.payload
-    if isinstance(payload, dict) and "sink" in payload and "key" in payload:
+    if letter.error_type == ITEM_REJECTED:
+        key = payload.get("key") if isinstance(payload, dict) else None
         raise ReplayUnsupportedError(
-            f"CDF refused item {payload['key']!r} itself ({letter.reason}); correct the record in Plex and it is "
-            "read again"
+            f"CDF refused item {key!r} itself ({letter.reason}); correct the record in Plex and it is read again"
         )
     try:
         return model.model_validate(payload)

@@ -98,11 +98,17 @@ def build_state_store(settings: ExtractorSettings, cdf: AsyncCogniteClient | Non
     return RedisStateStore(state.redis_url)
 
 
-def build_dead_letter_store(settings: ExtractorSettings, cdf: AsyncCogniteClient) -> DeadLetterStore:
-    """The dead-letter store `settings.dead_letters` describes (strict per `extraction.strict`)."""
+def build_dead_letter_store(settings: ExtractorSettings, cdf: AsyncCogniteClient | None = None) -> DeadLetterStore:
+    """The dead-letter store `settings.dead_letters` describes (strict per `extraction.strict`).
+
+    Raises:
+        ConfigurationError: For the RAW backend without a CDF client.
+    """
     config = settings.dead_letters
     strict = settings.extraction.strict
     if config.backend == "raw":
+        if cdf is None:
+            raise ConfigurationError("the raw dead-letter backend needs a CDF client", field="dead_letters.backend")
         return RawDeadLetterStore(cdf, config.raw_db, config.raw_table, strict=strict)
     return LocalDeadLetterStore(config.path, strict=strict)
 
