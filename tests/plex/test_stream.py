@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import copy
 import json
+import pickle
+import tracemalloc
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,7 +13,7 @@ from hypothesis import strategies as st
 
 from plex_cognite.core.results import DeadLetter
 from plex_cognite.errors import RecordValidationError, SourceError
-from plex_cognite.plex import Building
+from plex_cognite.plex import Building, ProductionEntry
 from plex_cognite.plex._stream import RowValidator, iter_array_batches, iter_bytes
 
 json_scalars = (
@@ -94,3 +97,71 @@ def test_strict_validator_raises_validation_error_with_the_row() -> None:
     with pytest.raises(RecordValidationError, match="buildings row for PCN 340884 rejected: missing_field") as info:
         validator.validate(Building, [{"name": "no id"}])
     assert info.value.payload == {"name": "no id"}
+
+
+def _production_rows(count: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "transactionDate": f"2025-01-06T00:00:{i % 60:02d}.0000000Z",
+            "workcenterId": "wc-1",
+            "quantity": float(i),
+            "jobId": f"job-{i}",
+            "heatCode": None,  # not a declared field: kept in model_extra
+        }
+        for i in range(count)
+    ]
+
+
+def test_records_read_together_share_one_fields_set_and_stay_independent() -> None:
+    # One set object for all the records of a body (it is most of a record's memory)...
+    records = RowValidator("production", "340884").validate_json(
+        ProductionEntry, json.dumps(_production_rows(3)).encode()
+    )
+    first, second, third = records
+    assert first.model_fields_set is second.model_fields_set is third.model_fields_set
+    assert first.model_fields_set == {"transaction_date", "workcenter_id", "quantity", "job_id", "heatCode"}
+    # ...and yet each record's fields set means what pydantic says it means: assigning to one touches no other.
+    first.serial_no = "S1"
+    second.note = "an unknown attribute lands in model_extra"
+    assert "serial_no" in first.model_fields_set
+    assert "serial_no" not in second.model_fields_set
+    assert "serial_no" not in third.model_fields_set
+    assert "note" in second.model_fields_set
+    assert "note" not in third.model_fields_set
+    assert third.model_dump(exclude_unset=True) == {
+        "transaction_date": third.transaction_date,
+        "workcenter_id": "wc-1",
+        "quantity": 2.0,
+        "job_id": "job-2",
+        "heatCode": None,
+    }
+    copied = third.model_copy(update={"lot_no": "L1"})
+    assert "lot_no" in copied.model_fields_set
+    assert "lot_no" not in third.model_fields_set
+    for clone in (copy.copy(third), pickle.loads(pickle.dumps(third))):
+        assert type(clone.model_fields_set) is set
+        assert clone.model_fields_set == third.model_fields_set
+    assert repr(third.model_fields_set).startswith("{")
+
+
+def test_records_with_different_keys_get_different_fields_sets() -> None:
+    rows = _production_rows(3)
+    del rows[1]["heatCode"]
+    records = RowValidator("production", "340884").validate(ProductionEntry, rows)
+    assert "heatCode" not in records[1].model_fields_set
+    assert "heatCode" in records[0].model_fields_set
+    assert "heatCode" in records[2].model_fields_set
+
+
+def test_fields_sets_cost_one_set_per_body_not_one_per_record() -> None:
+    body = json.dumps(_production_rows(2000)).encode()
+    validator = RowValidator("production", "340884")
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        records = validator.validate_json(ProductionEntry, body)
+        per_record = (tracemalloc.get_traced_memory()[0] - before) / len(records)
+    finally:
+        tracemalloc.stop()
+    # Measured: about 870 bytes a record with one shared set, about 1,540 with a set of its own per record.
+    assert per_record < 1_400, per_record

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import operator
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -31,6 +31,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
 from plex_cognite.plex._dates import format_plex_datetime
+from plex_cognite.plex._fields_set import SharedFieldsSet
 
 __all__ = [
     "Building",
@@ -146,6 +147,13 @@ class PlexRecord(BaseModel):
         populate_by_name=True,
         alias_generator=to_camel,
     )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Records read together share one `model_fields_set` object (it is most of a record's memory); pydantic adds
+        # the assigned name to it, so take a copy of one's own first (copy on write).
+        if type(getattr(self, "__pydantic_fields_set__", None)) is SharedFieldsSet:
+            object.__setattr__(self, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
+        super().__setattr__(name, value)
 
 
 class Building(PlexRecord):
