@@ -15,7 +15,9 @@ COPY src ./src
 RUN python -m pip wheel --no-deps --wheel-dir /dist .
 
 FROM ${PYTHON_IMAGE} AS runtime
+# MALLOC_ARENA_MAX: glibc gives each thread that allocates an arena of its own; two keep RSS lower and steadier.
 ENV PYTHONDONTWRITEBYTECODE=1 \
+    MALLOC_ARENA_MAX=2 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import json
 import math
 import multiprocessing as mp
@@ -197,6 +198,7 @@ def _extract(size: str, plex_url: str, cdf_url: str, workdir: str, profile: str 
     configure_logging("ERROR")
 
     settings = _settings(size, plex_url, cdf_url, workdir)
+    gc_clock = _GcClock()
     profiler = cProfile.Profile() if profile else None
     started = time.perf_counter()
     if profiler is not None:
@@ -218,8 +220,29 @@ def _extract(size: str, plex_url: str, cdf_url: str, workdir: str, profile: str 
             "peak_rss_mb": peak_kb / 1024,
             "cpu": usage.ru_utime + usage.ru_stime,
             "state_mib": (Path(workdir) / "state.json").stat().st_size / 2**20,
+            "gc": gc_clock.summary(),
         }
     )
+
+
+class _GcClock:
+    """Time the cyclic garbage collector spends, by generation (through `gc.callbacks`)."""
+
+    def __init__(self) -> None:
+        self.seconds = [0.0, 0.0, 0.0]
+        self.runs = [0, 0, 0]
+        self._started = 0.0
+        gc.callbacks.append(self._tick)
+
+    def _tick(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds[info["generation"]] += time.perf_counter() - self._started
+            self.runs[info["generation"]] += 1
+
+    def summary(self) -> str:
+        return ", ".join(f"gen{g} {n}x {s:.1f} s" for g, (n, s) in enumerate(zip(self.runs, self.seconds, strict=True)))
 
 
 def _rss_mib() -> float:
@@ -471,6 +494,7 @@ def main() -> None:
             f"{first['read'] / first['seconds']:.0f} records/s read, "
             f"{first['written']} items written, peak RSS {first['peak_rss_mb']:.0f} MB"
         )
+        print(f"   garbage collector: {first['gc']}")
         print(
             f"   CDF: {cdf['assets']} assets, {cdf['events']} events, {cdf['timeseries']} series, "
             f"{cdf['datapoints']} datapoints"

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from plex_cognite._memory import collector_tuned
 from plex_cognite._reach import reach_upstreams
 from plex_cognite._report_table import format_report
 from plex_cognite.core.deadletters import DeadLetterStore
@@ -159,7 +160,7 @@ async def run_extractors(
     factories += list(extra_extractors)
     extraction = settings.extraction
     run_end = extraction.end or datetime.now(UTC)
-    with bind_context(run_id=report.run_id):
+    with bind_context(run_id=report.run_id), collector_tuned(extraction.tune_memory):
         _log.info("run starting", pcns=list(settings.plex.pcns), streams=list(extraction.streams))
         try:
             await reach_upstreams(settings)

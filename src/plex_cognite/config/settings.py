@@ -355,6 +355,11 @@ class ExtractionSettings(_Section):
     batch_size: int = Field(1000, ge=1, le=100_000)
     sink_concurrency: int = Field(4, ge=1, le=64)
     strict: bool = Field(False, description="Raise on a bad record instead of dead-lettering it.")
+    tune_memory: bool = Field(
+        True,
+        description="During a run, collect garbage less often and skip objects older than the run (both restored "
+        "after); on glibc, keep big buffers out of the heap.",
+    )
     external_id_prefix: str = "PCN"
     datasources: list[DataSourceStream] = Field(
         default_factory=list, description="Plex Data Sources to extract into RAW, each as stream `datasource:<name>`."
