@@ -9,12 +9,13 @@ history endpoints, `X-Plex-Connect-Api-Key` header auth (a key in the query stri
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from plex_cognite.testing._http import Request, Response, Router
 from plex_cognite.testing._plant_time import parse_plex_datetime
@@ -51,18 +52,22 @@ def connect_error(status: int, message: str, errors: Iterable[tuple[str, str]] =
 
 
 def json_array_chunks(rows: Iterable[Row], batch: int = 1000) -> Iterator[bytes]:
-    """Serialise rows as one JSON array, `batch` rows per chunk (memory stays O(batch))."""
+    """Serialise rows as one JSON array (UTF-8, as Plex sends it), `batch` rows per chunk (memory stays O(batch)).
+
+    orjson does the encoding: a fake that serves a 100k-jobs plant spends most of its time here, on the same cores
+    as the code under test.
+    """
     yield b"["
-    separator = ""
+    separator = b""
     buffer: list[Row] = []
     for row in rows:
         buffer.append(row)
         if len(buffer) >= batch:
-            yield (separator + json.dumps(buffer, separators=(",", ":"))[1:-1]).encode()
-            separator = ","
+            yield separator + orjson.dumps(buffer)[1:-1]
+            separator = b","
             buffer = []
     if buffer:
-        yield (separator + json.dumps(buffer, separators=(",", ":"))[1:-1]).encode()
+        yield separator + orjson.dumps(buffer)[1:-1]
     yield b"]"
 
 
