@@ -47,7 +47,7 @@ class ExtractorContext:
     batch_size: int = 1000
     concurrency: int = 4
     window_concurrency: int = 4
-    window_records_ahead: int = 10_000
+    window_records_ahead: int = 20_000
     commit_interval_s: float = 5.0
     on_progress: Callable[[StreamReport], None] | None = None
     on_watermark: Callable[[str, datetime], None] | None = None
