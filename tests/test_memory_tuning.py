@@ -7,6 +7,7 @@ import platform
 import subprocess
 import sys
 import threading
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -111,3 +112,17 @@ def test_freed_big_buffers_leave_the_process_with_the_threshold_fixed() -> None:
 
     assert retained("dynamic") >= 4  # glibc keeps freed 2 MiB buffers resident in its heap...
     assert retained("fixed") < 1  # ...unless the threshold is fixed: then they are unmapped when freed
+
+
+def test_garbage_from_before_a_run_is_not_frozen_with_the_live_objects() -> None:
+    class Node:
+        def __init__(self) -> None:
+            self.me = self  # a reference cycle: only the cyclic collector frees it
+
+    gc.disable()  # only the run's own collection may free it
+    try:
+        probe = weakref.ref(Node())  # the Node itself is garbage at once
+        with collector_tuned():
+            assert probe() is None
+    finally:
+        gc.enable()

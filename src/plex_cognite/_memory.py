@@ -7,8 +7,8 @@ means thousands of young-generation collections and dozens of full ones, each wa
 process: measured on a 100k-jobs plant, about a fifth of the extractor's CPU. Hardly any of it is garbage in a
 cycle (the run's data is acyclic; the cycles are in HTTP response objects and retry state, a few per request).
 
-`collector_tuned()` raises the young-generation threshold to `YOUNG_THRESHOLD` and freezes (`gc.freeze`) the objects
-that exist when the first run starts, so collections skip the imported modules and the embedding application's own
+`collector_tuned()` raises the young-generation threshold to `YOUNG_THRESHOLD` and, after one full collection (so no
+garbage is frozen with them), freezes (`gc.freeze`) the objects that exist when the first run starts, so collections skip the imported modules and the embedding application's own
 objects. Both are undone when the last concurrent run ends: the thresholds come back as they were and the frozen
 objects are unfrozen, unless the process had frozen objects of its own before (a pre-fork server), in which case
 freezing is left to it entirely.
@@ -67,6 +67,7 @@ def collector_tuned(enabled: bool = True) -> Iterator[None]:
                 gc.set_threshold(max(YOUNG_THRESHOLD, young), *older)
             _froze = gc.get_freeze_count() == 0
             if _froze:
+                gc.collect()  # frozen garbage would outlive the run (a previous pass's cycles, in continuous mode)
                 gc.freeze()
         _active += 1
     try:
