@@ -9,9 +9,9 @@ cycle (the run's data is acyclic; the cycles are in HTTP response objects and re
 
 `collector_tuned()` raises the young-generation threshold to `YOUNG_THRESHOLD` and, after one full collection (so no
 garbage is frozen with them), freezes (`gc.freeze`) the objects that exist when the first run starts, so collections
-skip the imported modules and the embedding application's own objects. Both are undone when the last concurrent run ends: the thresholds come back as they were and the frozen
-objects are unfrozen, unless the process had frozen objects of its own before (a pre-fork server), in which case
-freezing is left to it entirely.
+skip the imported modules and the embedding application's own objects. Both are undone when the last concurrent run
+ends: the thresholds come back as they were and the frozen objects are unfrozen, unless the process had frozen
+objects of its own before (a pre-fork server), in which case freezing is left to it entirely.
 
 **Big buffers (glibc only).** A run allocates and frees buffers of a few MiB (Plex window bodies, CDF request
 bodies). glibc serves such sizes with `mmap` and returns them on free, but the first such free raises its mmap
