@@ -56,7 +56,6 @@ ItemT = TypeVar("ItemT", bound=KeyedItem)
 MappedT = TypeVar("MappedT")
 
 
-#: Reads one history window: an awaitable of all its records, or an async iterable of record batches.
 #: `DeadLetter.error_type` of an item CDF refused for good (`ItemFailure.permanent`): not a record to map again.
 ITEM_REJECTED = "ItemRejected"
 
@@ -65,6 +64,7 @@ class ReplayUnsupportedError(Exception):
     """An extractor cannot replay a dead letter from its payload (the letter stays in the store)."""
 
 
+#: Reads one history window: an awaitable of all its records, or an async iterable of record batches.
 WindowFetch = Callable[[TimeWindow], Awaitable[Sequence[RecordT]] | AsyncIterable[Sequence[RecordT]]]
 
 
