@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,59 +82,51 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _answer_commands(
+    conn: Any, *, reset: Callable[[], object], wipe: Callable[[], object], counts: Callable[[float], object]
+) -> None:
+    """Answer the benchmark's commands until `stop`: `reset` / `wipe` restart the CPU clock, `counts` gets its time."""
+    started = _cpu()
+    while (command := conn.recv()) != "stop":
+        if command == "counts":
+            conn.send(counts(_cpu() - started))
+            continue
+        (reset if command == "reset" else wipe)()
+        started = _cpu()
+        conn.send(None)
+
+
 def _serve_plex(size: str, latency_s: float, conn: Any) -> None:
     """FakePlex serving the plant, in its own process (so it competes with the extractor only for cores)."""
     from plex_cognite.testing.fake_plex import FakePlex
 
     with FakePlex(_plant(size), latency_s=latency_s) as plex:
         conn.send(plex.base_url)
-        started = _cpu()
-        while True:
-            command = conn.recv()
-            if command == "stop":
-                return
-            if command in ("reset", "wipe"):
-                started = _cpu()
-                conn.send(None)
-            if command == "counts":
-                conn.send(_cpu() - started)
+        _answer_commands(conn, reset=lambda: None, wipe=lambda: None, counts=lambda cpu: cpu)
 
 
 def _serve_cdf(latency_s: float, conn: Any) -> None:
-    """FakeCDF in its own process; answers the benchmark's reset / wipe / counts commands."""
+    """FakeCDF in its own process; answers with what landed (write requests per path, resources) and its CPU."""
     from plex_cognite.testing.fake_cdf import FakeCDF
 
     with FakeCDF(latency_s=latency_s) as cdf:
+
+        def counts(cpu: float) -> dict[str, Any]:
+            writes: dict[str, int] = {}
+            for record in cdf.request_log:
+                if record.method == "POST" and not _READ.search(record.path):
+                    writes[record.path] = writes.get(record.path, 0) + 1
+            return {
+                "writes": writes,
+                "assets": len(cdf.assets),
+                "events": len(cdf.events),
+                "timeseries": len(cdf.timeseries),
+                "datapoints": sum(len(cdf.datapoints(t["externalId"])) for t in cdf.timeseries),
+                "fakes_cpu": cpu,
+            }
+
         conn.send(cdf.base_url)
-        started = _cpu()
-        while True:
-            command = conn.recv()
-            if command == "stop":
-                return
-            if command == "reset":
-                cdf.reset_request_log()
-                started = _cpu()
-                conn.send(None)
-            if command == "wipe":
-                cdf.reset()
-                started = _cpu()
-                conn.send(None)
-            if command == "counts":
-                writes: dict[str, int] = {}
-                for record in cdf.request_log:
-                    if record.method == "POST" and not _READ.search(record.path):
-                        writes[record.path] = writes.get(record.path, 0) + 1
-                points = sum(len(cdf.datapoints(t["externalId"])) for t in cdf.timeseries)
-                conn.send(
-                    {
-                        "writes": writes,
-                        "assets": len(cdf.assets),
-                        "events": len(cdf.events),
-                        "timeseries": len(cdf.timeseries),
-                        "datapoints": points,
-                        "fakes_cpu": _cpu() - started,
-                    }
-                )
+        _answer_commands(conn, reset=cdf.reset_request_log, wipe=cdf.reset, counts=counts)
 
 
 class _Fakes:
