@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import random
 from collections import Counter
 from typing import Any
@@ -20,13 +21,14 @@ from plex_cognite.cdf import (
     DatapointsSink,
     EventItem,
     EventSink,
+    PointArray,
     RawRowItem,
     RawSink,
     TimeSeriesItem,
     TimeSeriesSink,
     get_resolver,
 )
-from plex_cognite.cdf._upsert import _bytes_poster
+from plex_cognite.cdf._upsert import CdfApi, _bytes_poster
 from plex_cognite.core.results import WriteResult
 from plex_cognite.errors import CogniteWriteError
 from plex_cognite.resilience import RetryPolicy
@@ -239,6 +241,47 @@ async def test_datapoints_are_summed_sanitised_and_packed(fake_cdf: FakeCDF, acl
     assert fake_cdf.datapoints("a") == [(1, 3.0), (3, 3.0)]
     assert len(fake_cdf.datapoints("b")) == 2_500
     assert fake_cdf.request_counts(method="POST", path="/timeseries/data") >= 3
+
+
+async def test_point_arrays_of_a_series_are_joined_and_written(
+    fake_cdf: FakeCDF, aclient: AsyncCogniteClient
+) -> None:
+    await TimeSeriesSink(aclient, retry=FAST_RETRY).write([TimeSeriesItem("a", "a"), TimeSeriesItem("b", "b")])
+    sink = DatapointsSink(aclient, retry=FAST_RETRY, max_points_per_request=1_000)
+    result = await sink.write(
+        [
+            DatapointsItem("a", PointArray([(t, 1.0) for t in range(1_500)])),
+            DatapointsItem("a", PointArray([(t, 2.0) for t in range(1_500, 2_000)])),  # in order: kept compact
+            DatapointsItem("b", PointArray([(5, 1.0), (9, float("inf"))])),
+            DatapointsItem("b", PointArray([(5, 2.0)])),  # the same millisecond again: summed
+        ]
+    )
+    assert sorted(result.created) == ["a", "b"]
+    assert [f.key for f in result.failed] == ["b@9"]
+    assert fake_cdf.datapoints("a") == [(t, 1.0 if t < 1_500 else 2.0) for t in range(2_000)]
+    assert fake_cdf.datapoints("b") == [(5, 3.0)]
+
+
+def _live_responses() -> int:
+    return sum(1 for o in gc.get_objects() if type(o).__name__ == "Response" and hasattr(o, "aread"))
+
+
+async def test_sdk_responses_are_freed_without_waiting_for_the_garbage_collector(
+    fake_cdf: FakeCDF, aclient: AsyncCogniteClient
+) -> None:
+    # The SDK caches `.json()` on the response itself, a reference cycle that only the cyclic collector frees.
+    api = CdfApi(aclient)
+    await api.post("/events", {"items": [{"externalId": "warm-up"}]})
+    gc.collect()
+    gc.disable()
+    try:
+        before = _live_responses()
+        for n in range(5):
+            await api.post("/events", {"items": [{"externalId": f"answered-{n}"}]})
+            await api.post_no_answer("/events", {"items": [{"externalId": f"unanswered-{n}"}]})
+        assert _live_responses() - before <= 0
+    finally:
+        gc.enable()
 
 
 async def test_raw_rows_are_written_last_key_wins(fake_cdf: FakeCDF, aclient: AsyncCogniteClient) -> None:

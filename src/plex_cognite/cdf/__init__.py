@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from plex_cognite.cdf.client import build_async_cognite_client, build_client_config, build_cognite_client
-from plex_cognite.cdf.items import AssetItem, DatapointsItem, EventItem, RawRowItem, TimeSeriesItem
+from plex_cognite.cdf.items import AssetItem, DatapointsItem, EventItem, PointArray, RawRowItem, TimeSeriesItem
 from plex_cognite.cdf.linker import AssetsNotFoundError, EventAssetLinker, LinkResult, OnMissingAsset
 from plex_cognite.cdf.resolver import AssetIDResolver, AsyncMode, SyncMode, get_resolver
 from plex_cognite.cdf.sinks import AssetSink, DatapointsSink, EventSink, RawSink, SinkMetrics, TimeSeriesSink
@@ -21,6 +21,7 @@ __all__ = [
     "EventSink",
     "LinkResult",
     "OnMissingAsset",
+    "PointArray",
     "RawRowItem",
     "RawSink",
     "SinkMetrics",

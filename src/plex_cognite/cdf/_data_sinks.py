@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -15,7 +16,7 @@ from cognite.client import AsyncCogniteClient, CogniteClient
 from cognite.client.exceptions import CogniteNotFoundError
 
 from plex_cognite.cdf._batching import chunked
-from plex_cognite.cdf._datapoints import encode_insert_body, prepare_datapoints
+from plex_cognite.cdf._datapoints import PointArray, encode_insert_body, prepare_datapoints
 from plex_cognite.cdf._sink_base import SinkBase, merged
 from plex_cognite.cdf._upsert import BatchRetry
 from plex_cognite.cdf.items import DatapointsItem, RawRowItem
@@ -28,7 +29,7 @@ MAX_SERIES_PER_REQUEST = 10_000
 MAX_RAW_ROWS_PER_REQUEST = 5_000
 MAX_RAW_KEYS_PER_DELETE = 1_000
 
-_Request = list[tuple[str, list[tuple[int, float]]]]
+_Request = list[tuple[str, PointArray]]
 
 
 class DatapointsSink(SinkBase):
@@ -67,13 +68,13 @@ class DatapointsSink(SinkBase):
     async def write(self, items: Sequence[DatapointsItem]) -> WriteResult:
         """Sanitise, merge and insert datapoints; per-series outcome in `created`/`failed`."""
         started = time.perf_counter()
-        merged: dict[str, list[tuple[int, float]]] = {}
+        merged: dict[str, list[Sequence[tuple[int, float]]]] = {}
         for item in items:
-            merged.setdefault(item.external_id, []).extend(item.datapoints)
+            merged.setdefault(item.external_id, []).append(item.datapoints)
         total = WriteResult()
-        series: dict[str, list[tuple[int, float]]] = {}
-        for xid, points in merged.items():
-            prepared = prepare_datapoints(points)
+        series: dict[str, PointArray] = {}
+        for xid, parts in merged.items():
+            prepared = prepare_datapoints(_joined(parts))
             total.failed.extend(
                 ItemFailure(f"{xid}@{ts}", f"CDF cannot store the datapoint: {reason}", permanent=True)
                 for ts, _, reason in prepared.rejected
@@ -107,7 +108,7 @@ class DatapointsSink(SinkBase):
         xid = identifier.get("externalId")
         return xid if isinstance(xid, str) else None
 
-    def _pack(self, series: dict[str, list[tuple[int, float]]]) -> list[_Request]:
+    def _pack(self, series: dict[str, PointArray]) -> list[_Request]:
         requests: list[_Request] = []
         current: _Request = []
         room = self.max_points_per_request
@@ -145,6 +146,18 @@ class DatapointsSink(SinkBase):
             result.datapoints += sum(len(points) for _, points in pending)
             break
         return result
+
+
+def _joined(parts: list[Sequence[tuple[int, float]]]) -> Iterable[tuple[int, float]]:
+    """One series' points from several items: one `PointArray` where they all are one (kept compact), else a chain."""
+    if len(parts) == 1:
+        return parts[0]
+    if all(isinstance(part, PointArray) for part in parts):
+        joined = PointArray()
+        for part in parts:
+            joined.extend(part)
+        return joined
+    return itertools.chain.from_iterable(parts)
 
 
 @dataclass(slots=True)

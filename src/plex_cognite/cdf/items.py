@@ -18,12 +18,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
+from plex_cognite.cdf._datapoints import PointArray
 from plex_cognite.typing import ExternalId, JSONValue
 
 __all__ = [
     "AssetItem",
     "DatapointsItem",
     "EventItem",
+    "PointArray",
     "RawRowItem",
     "TimeSeriesItem",
     "canonical_hash",
@@ -68,7 +70,7 @@ def canonical_hash(payload: JSONValue | Mapping[str, object]) -> bytes:
 def _plain(value: object) -> JSONValue:
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (tuple, list)):
+    if isinstance(value, (tuple, list, PointArray)):
         return [_plain(v) for v in value]
     return value  # type: ignore[return-value]
 
@@ -269,7 +271,8 @@ class DatapointsItem(_JsonRoundTrip):
     Attributes:
         external_id: The time series' external id.
         datapoints: `(timestamp epoch ms, value)` pairs, in any order; points sharing a millisecond are summed by
-            the sink.
+            the sink. A `PointArray` holds many points in a fraction of the memory of a list of tuples (the
+            production and scrap extractors build them), and a clean one is sent without a copy.
     """
 
     external_id: ExternalId

@@ -32,7 +32,7 @@ from cognite.client.data_classes import Asset
 
 from plex_cognite._cache_stats import CacheStats, StatsCounter, stats_by_tier
 from plex_cognite.cdf._batching import MicroBatcher, PerLoop
-from plex_cognite.cdf._upsert import CdfRequestRecorder
+from plex_cognite.cdf._upsert import CdfRequestRecorder, release_response
 from plex_cognite.cdf.client import async_client_of
 from plex_cognite.core.sync import run_on_bridge
 from plex_cognite.typing import AssetId, CacheBackend, ExternalId
@@ -453,7 +453,10 @@ class AssetIDResolver(Generic[ModeT]):
                 status = str(response.status_code)
             finally:
                 self.on_request("/assets/byids", status, time.perf_counter() - started)
-        return cast("list[dict[str, Any]]", response.json()["items"])
+        try:
+            return cast("list[dict[str, Any]]", response.json()["items"])
+        finally:
+            release_response(response)
 
 
 def run_facade(resolver: AssetIDResolver[Any], coro: Coroutine[Any, Any, _T]) -> _T | Coroutine[Any, Any, _T]:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from plex_cognite.cdf.ids import DEFAULT_ID_SCHEME, ExternalIdScheme
-from plex_cognite.cdf.items import AssetItem, DatapointsItem, EventItem, TimeSeriesItem
+from plex_cognite.cdf.items import AssetItem, DatapointsItem, EventItem, PointArray, TimeSeriesItem
 from plex_cognite.core._iso import format_utc
 from plex_cognite.errors import RecordValidationError
 from plex_cognite.plex.models import (
@@ -317,7 +317,7 @@ class QuantitySums:
 
     def items(self) -> list[DatapointsItem]:
         """One `DatapointsItem` per series, points in time order."""
-        return [DatapointsItem(xid, sorted(points.items())) for xid, points in self._sums.items()]
+        return [DatapointsItem(xid, PointArray(sorted(points.items()))) for xid, points in self._sums.items()]
 
 
 def quantity_datapoints(
