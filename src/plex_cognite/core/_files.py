@@ -28,8 +28,10 @@ def read_json(path: Path, *, what: str, remedy: str) -> object | None:
         raise StateError(f"{what} {path} is unreadable or corrupt ({error}); {remedy}") from error
 
 
-def atomic_write(path: Path, pieces: Iterable[str]) -> None:
+def atomic_write(path: Path, pieces: Iterable[str | bytes]) -> None:
     """Replace `path` with the concatenated `pieces`: a crash leaves the old file or the new one, never a torn one.
+
+    Text pieces are written as UTF-8, bytes as they are (a big piece is not copied to be encoded).
 
     Writes a temporary file in the same directory, fsyncs it, renames it over `path`, then fsyncs the directory
     (so the rename itself survives a power cut). Parent directories are created.
@@ -40,8 +42,9 @@ def atomic_write(path: Path, pieces: Iterable[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.writelines(pieces)
+        with os.fdopen(fd, "wb") as handle:
+            for piece in pieces:
+                handle.write(piece.encode("utf-8") if isinstance(piece, str) else piece)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)

@@ -384,12 +384,12 @@ class LocalStateStore:
         entries = self._replay(None)
         _apply(entries, record["key"], record)
 
-        def pieces() -> Iterator[str]:
-            yield orjson.dumps(_LOG_HEADER).decode() + "\n"
+        def pieces() -> Iterator[bytes]:
+            yield orjson.dumps(_LOG_HEADER) + b"\n"
             for key in sorted(entries):
-                entry = entries.pop(key)  # released as written: one stream's text at a time
-                whole = {"key": key, "whole": True, "meta": entry.meta, "set": entry.hashes}
-                yield orjson.dumps(whole).decode() + "\n"
+                entry = entries.pop(key)  # released as written: one stream's line at a time, never copied
+                yield orjson.dumps({"key": key, "whole": True, "meta": entry.meta, "set": entry.hashes})
+                yield b"\n"
 
         atomic_write(self.path, pieces())
         self._size = self._compact_size = self.path.stat().st_size
