@@ -243,9 +243,7 @@ async def test_datapoints_are_summed_sanitised_and_packed(fake_cdf: FakeCDF, acl
     assert fake_cdf.request_counts(method="POST", path="/timeseries/data") >= 3
 
 
-async def test_point_arrays_of_a_series_are_joined_and_written(
-    fake_cdf: FakeCDF, aclient: AsyncCogniteClient
-) -> None:
+async def test_point_arrays_of_a_series_are_joined_and_written(fake_cdf: FakeCDF, aclient: AsyncCogniteClient) -> None:
     await TimeSeriesSink(aclient, retry=FAST_RETRY).write([TimeSeriesItem("a", "a"), TimeSeriesItem("b", "b")])
     sink = DatapointsSink(aclient, retry=FAST_RETRY, max_points_per_request=1_000)
     result = await sink.write(

@@ -22,8 +22,8 @@ import pydantic
 from plex_cognite.core.results import DeadLetter
 from plex_cognite.errors import RecordValidationError, SourceError
 from plex_cognite.observability.logs import get_logger
-from plex_cognite.plex._fields_set import share_fields_sets
 from plex_cognite.plex._jsonarray import ArrayDecodeError, ArrayDecoder
+from plex_cognite.plex._sharing import share_record_parts
 from plex_cognite.plex.models import PlexRecord
 from plex_cognite.typing import DeadLetterCallback
 
@@ -212,7 +212,7 @@ class RowValidator:
                     kind, reason = describe(model, exc)
                     self.reject(value, reason, kind)
         if issubclass(model, PlexRecord):
-            share_fields_sets(records)
+            share_record_parts(records)
         return records
 
     def reject(self, row: Any, reason: str, kind: str = "invalid_value") -> None:

@@ -31,7 +31,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
 from plex_cognite.plex._dates import format_plex_datetime
-from plex_cognite.plex._fields_set import SharedFieldsSet
+from plex_cognite.plex._sharing import SharedExtra, SharedFieldsSet
 
 __all__ = [
     "Building",
@@ -149,11 +149,27 @@ class PlexRecord(BaseModel):
     )
 
     def __setattr__(self, name: str, value: Any) -> None:
-        # Records read together share one `model_fields_set` object (it is most of a record's memory); pydantic adds
-        # the assigned name to it, so take a copy of one's own first (copy on write).
+        self._own_shared_parts()
+        super().__setattr__(name, value)
+
+    def __delattr__(self, name: str) -> None:
+        self._own_shared_parts()
+        super().__delattr__(name)
+
+    @property
+    def model_extra(self) -> dict[str, Any] | None:
+        """The unknown fields kept from the row (this record's own dict: changing it changes only this record)."""
+        self._own_shared_parts()
+        return self.__pydantic_extra__
+
+    def _own_shared_parts(self) -> None:
+        # Records read together share one `model_fields_set` and, where equal, one extras dict (together most of a
+        # record's memory); pydantic changes them in place, so take copies of one's own first (copy on write).
         if type(getattr(self, "__pydantic_fields_set__", None)) is SharedFieldsSet:
             object.__setattr__(self, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
-        super().__setattr__(name, value)
+        extra = getattr(self, "__pydantic_extra__", None)
+        if type(extra) is SharedExtra:
+            object.__setattr__(self, "__pydantic_extra__", dict(extra))
 
 
 class Building(PlexRecord):
