@@ -21,6 +21,7 @@ from typing import Any
 __all__ = ["SharedExtra", "SharedFieldsSet", "share_record_parts"]
 
 _SHAREABLE = frozenset({type(None), str, bool, int})
+_NULL_OR_TEXT = frozenset({type(None), str})
 
 
 class SharedFieldsSet(set[str]):
@@ -49,12 +50,6 @@ class SharedExtra(dict[str, Any]):
         return dict, (list(self.items()),)
 
 
-def _same_extra(extra: dict[str, Any], shared: SharedExtra) -> bool:
-    if len(extra) != len(shared) or list(extra) != list(shared):
-        return False
-    return all(type(value) is type(shared[key]) and value == shared[key] for key, value in extra.items())
-
-
 def share_record_parts(records: Iterable[Any]) -> None:
     """Point each record at its predecessor's field set and extras where they are equal (see the module docs).
 
@@ -62,6 +57,8 @@ def share_record_parts(records: Iterable[Any]) -> None:
     """
     fields_shared: SharedFieldsSet | None = None
     extra_shared: SharedExtra | None = None
+    shared_keys: list[str] = []
+    shared_types: list[type] | None = None  # None: only nulls and strings, which nothing of another type equals
     for record in records:
         fields = record.__pydantic_fields_set__
         if fields_shared is None or fields != fields_shared:
@@ -70,8 +67,15 @@ def share_record_parts(records: Iterable[Any]) -> None:
         extra = record.__pydantic_extra__
         if extra is None:
             continue
-        if extra_shared is None or not _same_extra(extra, extra_shared):
-            if not all(type(value) in _SHAREABLE for value in extra.values()):
+        if (
+            extra_shared is None
+            or extra != extra_shared
+            or list(extra) != shared_keys
+            or (shared_types is not None and list(map(type, extra.values())) != shared_types)
+        ):
+            types = list(map(type, extra.values()))
+            if not _SHAREABLE.issuperset(types):
                 continue
-            extra_shared = SharedExtra(extra)
+            extra_shared, shared_keys = SharedExtra(extra), list(extra)
+            shared_types = None if _NULL_OR_TEXT.issuperset(types) else types
         object.__setattr__(record, "__pydantic_extra__", extra_shared)
