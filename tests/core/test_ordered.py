@@ -48,3 +48,27 @@ async def test_without_a_budget_the_lookahead_is_fixed() -> None:
     delivered, most_ahead = await _run(dict.fromkeys(range(10), 600), lookahead=4, budget=None)
     assert delivered == list(range(10))
     assert most_ahead == 4
+
+
+async def _most_in_flight_before_the_first_result(budget: int | None) -> int:
+    in_flight = most = 0
+
+    async def fetch(window: int) -> list[int]:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.001)
+        in_flight -= 1
+        return [window] * 5_000
+
+    reads = ordered_fetch(range(10), fetch, 4, size_of=len if budget else None, budget=budget)
+    first = await anext(reads)
+    seen = most
+    await reads.aclose()
+    assert first[0] == 0
+    return seen
+
+
+async def test_with_a_budget_only_one_window_is_read_before_its_size_is_known() -> None:
+    assert await _most_in_flight_before_the_first_result(budget=1_000) == 1  # huge windows: not 4 at once
+    assert await _most_in_flight_before_the_first_result(budget=None) == 4  # the full lookahead from the start

@@ -28,9 +28,9 @@ async def ordered_fetch(
 ) -> AsyncIterator[tuple[Window, T]]:
     """Fetch windows with at most `lookahead` in flight and yield `(window, result)` in window order.
 
-    With `size_of` and `budget`, the read-ahead also adapts to how big results are: after each delivered result the
-    depth becomes `budget // size_of(result)` (between 1 and `lookahead`), so a few huge windows are not all held
-    at once while small ones still overlap fully.
+    With `size_of` and `budget`, the read-ahead also adapts to how big results are: it starts with one fetch, and
+    after each delivered result the depth becomes `budget // size_of(result)` (between 1 and `lookahead`), so a few
+    huge windows are not all held at once (not even while the first is read) while small ones still overlap fully.
 
     Args:
         windows: The windows, in order (consumed lazily).
@@ -44,7 +44,7 @@ async def ordered_fetch(
     """
     source = iter(windows)
     pending: deque[tuple[Window, asyncio.Task[T]]] = deque()
-    depth = max(1, lookahead)
+    depth = 1 if size_of is not None and budget is not None else max(1, lookahead)
 
     def refill() -> None:
         while len(pending) < depth:

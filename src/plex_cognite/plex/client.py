@@ -315,6 +315,7 @@ class AsyncPlexClient:
             try:
                 async for rows in iter_array_batches(response.aiter_bytes(), self._batch_size):
                     records = validator.validate(model, rows)
+                    del rows  # not held while the consumer works on the records
                     if records:
                         self._count(pcn, stream, len(records))
                         yield records
