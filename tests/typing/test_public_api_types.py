@@ -26,6 +26,7 @@ from plex_cognite import (
     get_resolver,
     with_retry,
 )
+from plex_cognite.cdf import DatapointsItem, PointArray
 from plex_cognite.errors import ErrorCategory
 from plex_cognite.testing import FakeCDF
 from plex_cognite.typing import CacheBackend, RateLimiter, Sink, Source, TimeWindow
@@ -128,3 +129,13 @@ def test_settings_model_is_typed() -> None:
     )
     assert_type(settings.plex.pcns, list[str])
     assert settings.plex.api_key.get_secret_value() == "k"
+
+
+def test_point_arrays_stand_in_for_lists_of_pairs() -> None:
+    points = PointArray([(1_000, 1.0), (2_000, 2.5)])
+    assert_type(points[0], tuple[int, float])
+    assert_type(points[1:], PointArray)
+    item = DatapointsItem("PCN1_WC_1_PRODUCED_QTY", points)
+    pairs: Sequence[tuple[int, float]] = item.datapoints
+    assert pairs == [(1_000, 1.0), (2_000, 2.5)]
+    assert DatapointsItem.from_json(item.to_json()) == item
