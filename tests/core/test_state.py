@@ -117,6 +117,35 @@ async def test_the_log_is_compacted_and_keeps_every_stream(tmp_path: Path, monke
     assert (await LocalStateStore(path).load("1", "jobs")).hash_of("PCN1_PART_a") == b"\x01" * 8
 
 
+async def test_compaction_splits_a_big_stream_over_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Neither writing nor replaying the log holds a big stream's digests as one JSON object.
+    monkeypatch.setattr("plex_cognite.core.state._HASHES_PER_LINE", 4)
+    path = tmp_path / "state.json"
+    state = sample_state()
+    for i in range(9):
+        state.set_hash(f"PCN1_PART_{i}", i.to_bytes(8, "big"))
+    await LocalStateStore(path).commit("1", "parts", state)  # the first commit writes the file compacted
+    _header, *records = (json.loads(line) for line in path.read_text().splitlines())
+    assert [(r["whole"], len(r["set"])) for r in records] == [(True, 4), (False, 4), (False, 3)]
+    assert all(r["meta"] == {} for r in records[1:])
+    loaded = await LocalStateStore(path).load("1", "parts")
+    assert dict(loaded.hashes()) == dict(state.hashes())
+    assert loaded.meta_json() == state.meta_json()
+
+
+async def test_compaction_carries_another_streams_corrupt_digest_over(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    bad = {"hashes": {"PCN1_PART_a": 12, "PCN1_PART_b": "AQEBAQEBAQE="}}
+    path.write_text(json.dumps({"version": 1, "streams": {"1:parts": bad}}))  # the earlier format: rewritten
+    store = LocalStateStore(path)
+    await store.commit("1", "jobs", sample_state())
+    keys = [json.loads(line).get("key") for line in path.read_text().splitlines()]
+    assert keys == [None, "1:jobs", "1:parts"]  # rewritten, sorted by stream
+    assert (await LocalStateStore(path).load("1", "jobs")).hash_of("PCN1_PART_b") == b"\x02" * 8
+    with pytest.raises(StateError, match=r"PCN 1, stream parts.*PCN1_PART_a"):
+        await LocalStateStore(path).load("1", "parts")
+
+
 async def test_local_store_leaves_no_temp_files(tmp_path: Path) -> None:
     store = LocalStateStore(tmp_path / "state.json")
     for _ in range(3):

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from plex_cognite.core._digests import DigestTable
 from plex_cognite.core._files import atomic_write
 from plex_cognite.core._iso import format_utc, parse_utc
 from plex_cognite.core.windows import IntervalSet
@@ -87,7 +88,7 @@ class StreamState:
     windows: IntervalSet = field(default_factory=IntervalSet)
     deferred: dict[str, JSONValue] = field(default_factory=dict)
     extra: dict[str, JSONValue] = field(default_factory=dict)
-    _hashes: dict[str, bytes] = field(default_factory=dict, repr=False)
+    _hashes: DigestTable = field(default_factory=DigestTable, repr=False)
     _dirty: set[str] = field(default_factory=set, repr=False)
 
     # -- content hashes --------------------------------------------------------------------------------------------
@@ -98,17 +99,16 @@ class StreamState:
 
     def is_unchanged(self, external_id: str, digest: bytes) -> bool:
         """True when `digest` equals what was last written for `external_id`."""
-        return self._hashes.get(external_id) == digest
+        return self._hashes.matches(external_id, digest)
 
     def set_hash(self, external_id: str, digest: bytes) -> None:
         """Record that the item with this digest was written (call only after acknowledgement)."""
-        if self._hashes.get(external_id) != digest:
-            self._hashes[external_id] = digest
+        if self._hashes.set(external_id, digest):
             self._dirty.add(external_id)
 
     def forget_hash(self, external_id: str) -> None:
         """Drop the digest of `external_id` (the next run writes it again)."""
-        if self._hashes.pop(external_id, None) is not None:
+        if self._hashes.pop(external_id):
             self._dirty.add(external_id)
 
     @property
@@ -117,8 +117,8 @@ class StreamState:
         return len(self._hashes)
 
     def hashes(self) -> Iterator[tuple[str, bytes]]:
-        """Iterate over `(external_id, digest)` pairs."""
-        return iter(self._hashes.items())
+        """Iterate over `(external_id, digest)` pairs, in the order they were first set."""
+        return self._hashes.items()
 
     @property
     def dirty_hashes(self) -> frozenset[str]:
@@ -176,7 +176,7 @@ class StreamState:
             extra=dict(extra),
         )
         try:
-            state._hashes = {str(xid): _unb64(text) for xid, text in raw_hashes.items()}
+            state._hashes = DigestTable((str(xid), _unb64(text)) for xid, text in raw_hashes.items())
         except (binascii.Error, AttributeError) as error:
             raise ValueError(f"a content hash is not valid base64: {error}") from error
         return state
@@ -184,7 +184,7 @@ class StreamState:
     def copy(self) -> StreamState:
         """An independent copy (hashes included, clean)."""
         clone = StreamState(self.watermark, self.windows.copy(), dict(self.deferred), deepcopy(self.extra))
-        clone._hashes = dict(self._hashes)
+        clone._hashes = self._hashes.copy()
         return clone
 
 
@@ -220,12 +220,70 @@ _COMPACT_MIN_BYTES = 4 * 1024 * 1024
 _REMEDY = "plex-cognite never resets state silently: restore it from a backup, or delete it to re-extract everything"
 
 
+#: Digests per line when the log is compacted: a big stream's hashes span several lines, so neither writing nor
+#: replaying the log ever holds more than this many of them as JSON objects.
+_HASHES_PER_LINE = 8192
+_B64_DIGEST = 12  # base64 characters of an 8-byte digest
+
+
 @dataclass(slots=True)
 class _Entry:
-    """One stream's state as the file holds it: meta JSON and base64 digests (decoded only for the loaded stream)."""
+    """One stream's state as the file holds it: meta JSON and base64 digests (decoded only for the loaded stream).
+
+    The digests' base64 text is kept in a `DigestTable` (a replay of every stream holds them all); a value that is
+    not a base64 string is kept aside as it is, so loading that stream reports it and compaction carries it over.
+    """
 
     meta: dict[str, Any]
-    hashes: Any  # external id -> base64 digest (checked by `StreamState.from_json`)
+    hashes: DigestTable = field(default_factory=lambda: DigestTable(width=_B64_DIGEST))
+    invalid: dict[str, Any] = field(default_factory=dict)
+
+    def update(self, hashes: Any) -> None:
+        """Apply a record's `set` object (external id -> base64 digest)."""
+        for xid, text in hashes.items():
+            if isinstance(text, str) and text.isascii():
+                self.hashes.set(xid, text.encode("ascii"))
+                if self.invalid:
+                    self.invalid.pop(xid, None)
+            else:
+                self.hashes.pop(xid)
+                self.invalid[xid] = text
+
+    def drop(self, xids: Any) -> None:
+        """Apply a record's `drop` list."""
+        for xid in xids:
+            self.hashes.pop(xid)
+            self.invalid.pop(xid, None)
+
+    def digests(self) -> DigestTable:
+        """The decoded digests.
+
+        Raises:
+            ValueError: When a digest is not valid base64.
+        """
+        if self.invalid:
+            xid, text = next(iter(self.invalid.items()))
+            raise ValueError(f"the content hash of {xid!r} is not a base64 string: {text!r}")
+        try:
+            return DigestTable((xid, base64.b64decode(text, validate=True)) for xid, text in self.hashes.items())
+        except binascii.Error as error:
+            raise ValueError(f"a content hash is not valid base64: {error}") from error
+
+    def lines(self, key: str) -> Iterator[bytes]:
+        """The compacted log lines of this stream: a whole record, then the rest of its digests in chunks."""
+        chunk: dict[str, Any] = dict(self.invalid)
+        first = True
+        for xid, text in self.hashes.items():
+            chunk[xid] = text.decode("ascii")
+            if len(chunk) >= _HASHES_PER_LINE:
+                yield _line(key, first, self.meta, chunk)
+                chunk, first = {}, False
+        if chunk or first:
+            yield _line(key, first, self.meta, chunk)
+
+
+def _line(key: str, whole: bool, meta: dict[str, Any], hashes: dict[str, Any]) -> bytes:
+    return orjson.dumps({"key": key, "whole": whole, "meta": meta if whole else {}, "set": hashes}) + b"\n"
 
 
 class LocalStateStore:
@@ -316,7 +374,13 @@ class LocalStateStore:
             if only is None or key == only:
                 meta = dict(value) if isinstance(value, dict) else {}
                 hashes = meta.pop("hashes", None) or {}
-                entries[str(key)] = _Entry(meta, hashes)  # StreamState.from_json checks the hashes
+                if not isinstance(hashes, dict):
+                    raise StateError(
+                        f"state file {self.path}: the entry for {key} is corrupt (hashes must be an object of "
+                        "external id -> base64 digest); restore the file or delete that entry to re-extract the stream"
+                    )
+                entries[str(key)] = entry = _Entry(meta)
+                entry.update(hashes)
         return entries
 
     async def load(self, pcn: Pcn, stream: str) -> StreamState:
@@ -332,7 +396,8 @@ class LocalStateStore:
                 state = StreamState()
             else:
                 try:
-                    state = StreamState.from_json(entry.meta, hashes=entry.hashes)
+                    state = StreamState.from_json(entry.meta, hashes={})
+                    state._hashes = entry.digests()
                 except (ValueError, TypeError, AttributeError) as error:
                     raise StateError(
                         f"state file {self.path}: the entry for PCN {pcn}, stream {stream} is corrupt ({error}); "
@@ -387,9 +452,7 @@ class LocalStateStore:
         def pieces() -> Iterator[bytes]:
             yield orjson.dumps(_LOG_HEADER) + b"\n"
             for key in sorted(entries):
-                entry = entries.pop(key)  # released as written: one stream's line at a time, never copied
-                yield orjson.dumps({"key": key, "whole": True, "meta": entry.meta, "set": entry.hashes})
-                yield b"\n"
+                yield from entries.pop(key).lines(key)  # released as written, a stream at a time
 
         atomic_write(self.path, pieces())
         self._size = self._compact_size = self.path.stat().st_size
@@ -434,12 +497,11 @@ def _record(
 def _apply(entries: dict[str, _Entry], key: str, record: dict[str, Any]) -> None:
     entry = entries.get(key)
     if record.get("whole") or entry is None:
-        entries[key] = _Entry(dict(record["meta"]), dict(record.get("set") or {}))
-        return
-    entry.meta.update(record["meta"])
-    entry.hashes.update(record.get("set") or {})
-    for xid in record.get("drop") or ():
-        entry.hashes.pop(xid, None)
+        entry = entries[key] = _Entry(dict(record["meta"]))
+    else:
+        entry.meta.update(record["meta"])
+    entry.update(record.get("set") or {})
+    entry.drop(record.get("drop") or ())
 
 
 _BUCKETS = 256
