@@ -255,7 +255,7 @@ class ConnectSession:
 
     async def read_window(
         self, path: str, pcn: str, params: QueryParams, *, deadline_s: float, max_bytes: int | None
-    ) -> bytes:
+    ) -> bytearray:
         """One attempt at reading a whole history window into memory: slot -> limiter -> breaker -> GET.
 
         Args:
@@ -266,7 +266,7 @@ class ConnectSession:
             max_bytes: When set, stop and raise `WindowTooLargeError` once the body passes this size.
 
         Returns:
-            The raw body.
+            The raw body (the buffer it was read into: copying a multi-MB window into `bytes` would hold it twice).
 
         Raises:
             WindowTooLargeError: The body passed `max_bytes`.
@@ -290,4 +290,4 @@ class ConnectSession:
                     await response.aclose()
             if too_large:
                 raise WindowTooLargeError(f"window body passed {max_bytes} bytes")
-            return bytes(buffer)
+            return buffer

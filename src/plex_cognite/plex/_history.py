@@ -96,7 +96,7 @@ class WindowReader:
         """Yield the batches of every window (and of the halves of split ones), in window order."""
         extra = dict(params or {})
 
-        async def fetch(window: Window) -> list[tuple[Window, bytes]]:
+        async def fetch(window: Window) -> list[tuple[Window, bytearray]]:
             return await self._fetch(pcn, path, extra, window)
 
         async for _, parts in ordered_fetch(windows, fetch, self._lookahead):
@@ -125,7 +125,7 @@ class WindowReader:
                 records.extend(batch.records)
         return records
 
-    async def _fetch(self, pcn: str, path: str, params: QueryParams, window: Window) -> list[tuple[Window, bytes]]:
+    async def _fetch(self, pcn: str, path: str, params: QueryParams, window: Window) -> list[tuple[Window, bytearray]]:
         splittable = window.can_split(self._min_window)
         query = {**params, **window.query_params()}
         try:
@@ -145,7 +145,7 @@ class WindowReader:
             return [*first, *second]
         return [(window, body)]
 
-    async def _read_once(self, pcn: str, path: str, query: QueryParams, splittable: bool) -> bytes:
+    async def _read_once(self, pcn: str, path: str, query: QueryParams, splittable: bool) -> bytearray:
         try:
             return await self._session.read_window(
                 path,
@@ -164,7 +164,7 @@ class WindowReader:
         self,
         pcn: str,
         window: Window,
-        body: bytes,
+        body: bytes | bytearray,
         model: type[RecordT],
         validator: RowValidator,
         time_of: Callable[[RecordT], datetime],

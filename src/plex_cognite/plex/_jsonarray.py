@@ -61,7 +61,7 @@ class ArrayDecoder:
         self._need = 0  # characters buffered from _pos needed before retrying a cut element
         self._consumed = 0  # characters dropped from the buffer so far (for error positions)
 
-    def feed(self, chunk: bytes) -> list[Any]:
+    def feed(self, chunk: bytes | bytearray) -> list[Any]:
         """Add bytes; return the elements completed by them.
 
         Raises:

@@ -64,7 +64,7 @@ async def iter_array_batches(chunks: AsyncIterable[bytes], batch_size: int) -> A
         yield batch[offset : offset + batch_size]
 
 
-def decode_array(body: bytes) -> list[Any]:
+def decode_array(body: bytes | bytearray) -> list[Any]:
     """Decode a whole JSON array body (with the same checks and errors as `iter_array_batches`).
 
     Raises:
@@ -179,7 +179,7 @@ class RowValidator:
         """
         return self._settle(model, _rows_adapter(model).validate_python(rows))
 
-    def validate_json(self, model: type[RecordT], body: bytes) -> list[RecordT]:
+    def validate_json(self, model: type[RecordT], body: bytes | bytearray) -> list[RecordT]:
         """Parse a whole JSON array body and validate it into `model` instances in one pydantic-core call.
 
         Bad rows are dead-lettered exactly as `validate` does (with the raw row and the reason). A body that is not
