@@ -1,6 +1,6 @@
 """A compact map of external id -> content digest: the change-detection state of one stream.
 
-A `dict[str, bytes]` costs about 200 bytes an entry at Plex's 50-character external ids: the key string, the digest
+A `dict[str, bytes]` costs about 185 bytes an entry at Plex's 50-character external ids: the key string, the digest
 bytes and the dict slot are three small objects, allocated all through a run, and they pin the small-object heap's
 arenas long after the run's transient objects are gone. `DigestTable` keeps the same map in a few large buffers:
 
@@ -8,8 +8,9 @@ arenas long after the run's transient objects are gone. `DigestTable` keeps the 
 - the digests in one `bytearray`, `width` bytes an entry (a digest of another length is kept aside);
 - each id's `hash()` in an `array("q")`, and an open-addressing index (linear probing) of 4-byte entry numbers.
 
-That is about the id's length plus 30 bytes an entry. Lookups cost about a microsecond (Python code instead of the
-dict's C); a run does two per item, next to the tens of microseconds it spends on the item elsewhere. Removed entries
+That is about the id's length plus 40 bytes an entry (about 90 at Plex's ids). Lookups cost a few microseconds
+(Python code instead of the dict's C, `benchmarks/bench_state.py` measures both); a run does two per item, next to
+the tens of microseconds it spends on the item elsewhere. Removed entries
 stay in the buffers until they are half of them, then the table is rebuilt.
 
 `hash()` of a string differs between processes, so the table pickles as its buffers and rebuilds its index on
