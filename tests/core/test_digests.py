@@ -28,6 +28,7 @@ def _check_like_a_dict(ops: list[tuple[bool, str, bytes]]) -> None:
         assert len(table) == len(model)
     assert list(table.items()) == list(model.items())  # insertion order, like a dict
     assert table == model
+    assert list(DigestTable.from_distinct(model.items()).items()) == list(model.items())
     for _, xid, digest in ops:
         assert table.get(xid) == model.get(xid)
         assert table.matches(xid, digest) == (model.get(xid) == digest)
@@ -45,6 +46,7 @@ def test_behaves_like_a_dict(ops: list[tuple[bool, str, bytes]]) -> None:
 def test_behaves_like_a_dict_when_every_id_collides(ops: list[tuple[bool, str, bytes]]) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_digests, "_hash", lambda external_id: 7)  # one probe chain for everything
+        patch.setattr(_digests, "_BLOCK", 3)  # `items()` crosses block boundaries
         _check_like_a_dict(ops)
 
 

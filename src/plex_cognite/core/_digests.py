@@ -19,6 +19,7 @@ unpickling.
 
 from __future__ import annotations
 
+import itertools
 from array import array
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -31,6 +32,7 @@ DIGEST_SIZE = 8
 _EMPTY = -1  # an index slot never used
 _DUMMY = -2  # an index slot whose entry was removed (probing goes on past it)
 _MIN_SLOTS = 8
+_BLOCK = 4096  # entries decoded at a time by `items()`
 
 
 def _hash(external_id: str) -> int:
@@ -53,6 +55,27 @@ class DigestTable:
         self._reset()
         for external_id, digest in items:
             self.set(external_id, digest)
+
+    @classmethod
+    def from_distinct(cls, items: Iterable[tuple[str, bytes]], *, width: int = DIGEST_SIZE) -> DigestTable:
+        """A table of pairs whose ids are known to be distinct (a mapping's items), indexed once at the end.
+
+        About twice as fast as inserting them one by one (no lookup per pair). Ids that repeat would leave
+        unreachable duplicates: use the constructor for anything but a mapping's items.
+        """
+        table = cls(width=width)
+        ids, bounds, hashes, digests, odd = table._ids, table._bounds, table._hashes, table._digests, table._odd
+        for external_id, digest in items:
+            ids += external_id.encode("utf-8")
+            bounds.append(len(ids))
+            hashes.append(_hash(external_id))
+            if len(digest) == width:
+                digests += digest
+            else:
+                digests += bytes(width)
+                odd[len(hashes) - 1] = bytes(digest)
+        table._rebuild()
+        return table
 
     def _reset(self) -> None:
         self._ids = bytearray()  # the ids' UTF-8, back to back
@@ -109,12 +132,31 @@ class DigestTable:
         return len(self._hashes) - len(self._gone)
 
     def items(self) -> Iterator[tuple[str, bytes]]:
-        """`(external_id, digest)` pairs in insertion order (do not change the table while iterating)."""
-        ids, bounds, gone = self._ids, self._bounds, self._gone
-        for entry in range(len(self._hashes)):
-            if gone and entry in gone:
-                continue
-            yield ids[bounds[entry] : bounds[entry + 1]].decode("utf-8"), self._digest(entry)
+        """`(external_id, digest)` pairs in insertion order (do not change the table while iterating).
+
+        Entries are decoded a block at a time (one `decode` and one digest copy per `_BLOCK` entries), which keeps a
+        full iteration within a few times a dict's.
+        """
+        width, gone, odd = self._width, self._gone, self._odd
+        count = len(self._hashes)
+        for first in range(0, count, _BLOCK):
+            last = min(count, first + _BLOCK)
+            bounds = self._bounds[first : last + 1].tolist()
+            base = bounds[0]
+            raw = bytes(self._ids[base : bounds[-1]])
+            text = raw.decode("utf-8")
+            same_offsets = len(text) == len(raw)  # ASCII: character offsets are byte offsets
+            digests = bytes(self._digests[width * first : width * last])
+            for offset, (start, end) in enumerate(itertools.pairwise(bounds)):
+                entry = first + offset
+                if gone and entry in gone:
+                    continue
+                start, end = start - base, end - base
+                external_id = text[start:end] if same_offsets else raw[start:end].decode("utf-8")
+                if odd and entry in odd:
+                    yield external_id, odd[entry]
+                else:
+                    yield external_id, digests[width * offset : width * offset + width]
 
     def __iter__(self) -> Iterator[str]:
         return (external_id for external_id, _ in self.items())
@@ -181,10 +223,9 @@ class DigestTable:
     def _rebuild(self) -> None:
         """Drop removed entries from the buffers (when they are many) and re-index at a third full."""
         if 2 * len(self._gone) > len(self._hashes):
-            live = list(self.items())  # transient: only when removals outnumber live entries
-            self._reset()
-            for external_id, digest in live:
-                self.set(external_id, digest)
+            rebuilt = DigestTable.from_distinct(self.items(), width=self._width)
+            for name in self.__slots__:  # take over the rebuilt buffers
+                setattr(self, name, getattr(rebuilt, name))
             return
         slots = _MIN_SLOTS
         while slots < 3 * len(self):

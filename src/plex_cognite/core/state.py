@@ -176,7 +176,7 @@ class StreamState:
             extra=dict(extra),
         )
         try:
-            state._hashes = DigestTable((str(xid), _unb64(text)) for xid, text in raw_hashes.items())
+            state._hashes = DigestTable.from_distinct((str(xid), _unb64(text)) for xid, text in raw_hashes.items())
         except (binascii.Error, AttributeError) as error:
             raise ValueError(f"a content hash is not valid base64: {error}") from error
         return state
@@ -265,7 +265,9 @@ class _Entry:
             xid, text = next(iter(self.invalid.items()))
             raise ValueError(f"the content hash of {xid!r} is not a base64 string: {text!r}")
         try:
-            return DigestTable((xid, base64.b64decode(text, validate=True)) for xid, text in self.hashes.items())
+            return DigestTable.from_distinct(
+                (xid, base64.b64decode(text, validate=True)) for xid, text in self.hashes.items()
+            )
         except binascii.Error as error:
             raise ValueError(f"a content hash is not valid base64: {error}") from error
 
