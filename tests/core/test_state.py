@@ -168,6 +168,13 @@ async def test_corrupt_entry_names_the_stream(tmp_path: Path) -> None:
         await LocalStateStore(path).load("1", "parts")
 
 
+async def test_earlier_format_hashes_that_are_not_an_object_name_the_stream(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"version": 1, "streams": {"1:parts": {"hashes": ["AQEBAQEBAQE="]}}}))
+    with pytest.raises(StateError, match=r"entry for 1:parts is corrupt \(hashes must be an object"):
+        await LocalStateStore(path).load("1", "parts")
+
+
 async def test_foreign_json_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     path.write_text("[1, 2, 3]")
