@@ -10,8 +10,8 @@ arenas long after the run's transient objects are gone. `DigestTable` keeps the 
 
 That is about the id's length plus 40 bytes an entry (about 90 at Plex's ids). Lookups cost a few microseconds
 (Python code instead of the dict's C, `benchmarks/bench_state.py` measures both); a run does two per item, next to
-the tens of microseconds it spends on the item elsewhere. Removed entries
-stay in the buffers until they are half of them, then the table is rebuilt.
+the tens of microseconds it spends on the item elsewhere. Removed entries stay in the buffers until they are half of
+them, then the table is rebuilt.
 
 `hash()` of a string differs between processes, so the table pickles as its buffers and rebuilds its index on
 unpickling.
@@ -64,16 +64,8 @@ class DigestTable:
         unreachable duplicates: use the constructor for anything but a mapping's items.
         """
         table = cls(width=width)
-        ids, bounds, hashes, digests, odd = table._ids, table._bounds, table._hashes, table._digests, table._odd
         for external_id, digest in items:
-            ids += external_id.encode("utf-8")
-            bounds.append(len(ids))
-            hashes.append(_hash(external_id))
-            if len(digest) == width:
-                digests += digest
-            else:
-                digests += bytes(width)
-                odd[len(hashes) - 1] = bytes(digest)
+            table._append(external_id.encode("utf-8"), _hash(external_id), digest)
         table._rebuild()
         return table
 
@@ -186,19 +178,22 @@ class DigestTable:
                 return False
             self._store(entry, digest)
             return True
-        entry = len(self._hashes)
         if self._index[slot] == _EMPTY:
             self._filled += 1
-        self._index[slot] = entry
-        self._ids += key
-        self._bounds.append(len(self._ids))
-        self._hashes.append(h)
-        self._digests += digest if len(digest) == self._width else bytes(self._width)
-        if len(digest) != self._width:
-            self._odd[entry] = bytes(digest)
+        self._index[slot] = self._append(key, h, digest)
         if 3 * self._filled >= 2 * len(self._index):
             self._rebuild()
         return True
+
+    def _append(self, key: bytes, h: int, digest: bytes) -> int:
+        """Add an entry to the buffers (not to the index); return its number."""
+        entry = len(self._hashes)
+        self._ids += key
+        self._bounds.append(len(self._ids))
+        self._hashes.append(h)
+        self._digests += bytes(self._width)
+        self._store(entry, digest)
+        return entry
 
     def _store(self, entry: int, digest: bytes) -> None:
         if len(digest) == self._width:
