@@ -133,6 +133,55 @@ async def test_compaction_splits_a_big_stream_over_lines(tmp_path: Path, monkeyp
     assert loaded.meta_json() == state.meta_json()
 
 
+async def test_a_big_commit_is_appended_over_several_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("plex_cognite.core.state._HASHES_PER_LINE", 4)
+    path = tmp_path / "state.json"
+    await LocalStateStore(path).commit("1", "parts", sample_state())
+    store = LocalStateStore(path)
+    state = await store.load("1", "parts")
+    for i in range(9):
+        state.set_hash(f"PCN1_PART_{i}", i.to_bytes(8, "big"))
+    state.forget_hash("PCN1_PART_a")
+    state.windows.add(T1, T1 + (T1 - T0))
+    before = path.read_bytes()
+    await store.commit("1", "parts", state)
+    added = [json.loads(line) for line in path.read_bytes()[len(before) :].splitlines()]
+    assert [(r["whole"], len(r["set"])) for r in added] == [(False, 4), (False, 4), (False, 1)]
+    assert added[0]["drop"] == ["PCN1_PART_a"]
+    assert "windows" in added[0]["meta"]
+    assert all(r["meta"] == {} and "drop" not in r for r in added[1:])
+    loaded = await LocalStateStore(path).load("1", "parts")
+    assert dict(loaded.hashes()) == dict(state.hashes())
+    assert loaded.meta_json() == state.meta_json()
+
+
+async def test_a_commit_torn_after_some_of_its_lines_keeps_those(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lines before the tear hold digests of acknowledged writes: keeping them is safe, and the tear is dropped.
+    monkeypatch.setattr("plex_cognite.core.state._HASHES_PER_LINE", 4)
+    path = tmp_path / "state.json"
+    await LocalStateStore(path).commit("1", "parts", sample_state())
+    store = LocalStateStore(path)
+    state = await store.load("1", "parts")
+    for i in range(9):
+        state.set_hash(f"PCN1_PART_{i}", i.to_bytes(8, "big"))
+    before = len(path.read_bytes())
+    await store.commit("1", "parts", state)
+    data = path.read_bytes()
+    second_end = data.index(b"\n", data.index(b"\n", before) + 1) + 1
+    path.write_bytes(data[: second_end + 20])  # a crash part-way through the commit's third line
+    reopened = LocalStateStore(path)
+    loaded = await reopened.load("1", "parts")
+    kept, written = dict(loaded.hashes()), dict(state.hashes())
+    assert kept.items() <= written.items()
+    assert len(kept) == len(written) - 1  # 8 of the 9 new digests: the two complete lines of 4
+    missing = next(xid for xid in written if xid not in kept)
+    loaded.set_hash(missing, written[missing])
+    await reopened.commit("1", "parts", loaded)  # the torn line goes: the log is rewritten
+    assert dict((await LocalStateStore(path).load("1", "parts")).hashes()) == written
+
+
 async def test_compaction_carries_another_streams_corrupt_digest_over(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     bad = {"hashes": {"PCN1_PART_a": 12, "PCN1_PART_b": "AQEBAQEBAQE="}}

@@ -29,15 +29,16 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import itertools
 import json
 import os
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
@@ -273,19 +274,31 @@ class _Entry:
 
     def lines(self, key: str) -> Iterator[bytes]:
         """The compacted log lines of this stream: a whole record, then the rest of its digests in chunks."""
-        chunk: dict[str, Any] = dict(self.invalid)
-        first = True
-        for xid, text in self.hashes.items():
-            chunk[xid] = text.decode("ascii")
-            if len(chunk) >= _HASHES_PER_LINE:
-                yield _line(key, first, self.meta, chunk)
-                chunk, first = {}, False
-        if chunk or first:
-            yield _line(key, first, self.meta, chunk)
+        texts = ((xid, text.decode("ascii")) for xid, text in self.hashes.items())
+        return _lines(key, self.meta, itertools.chain(self.invalid.items(), texts), whole=True)
 
 
-def _line(key: str, whole: bool, meta: dict[str, Any], hashes: dict[str, Any]) -> bytes:
-    return orjson.dumps({"key": key, "whole": whole, "meta": meta if whole else {}, "set": hashes}) + b"\n"
+def _lines(
+    key: str, meta: dict[str, Any], hashes: Iterable[tuple[str, Any]], *, whole: bool, drop: Sequence[str] = ()
+) -> Iterator[bytes]:
+    """One stream's log lines: the first carries `whole`, `meta` and `drop`; `hashes` follow, a chunk a line.
+
+    No line holds more than `_HASHES_PER_LINE` digests, so neither writing nor replaying the log ever builds one JSON
+    object per external id of a big stream.
+    """
+    record: dict[str, Any] = {"key": key, "whole": whole, "meta": meta, "set": {}}
+    if drop:
+        record["drop"] = list(drop)
+    chunk: dict[str, Any] = record["set"]
+    first = True
+    for xid, text in hashes:
+        chunk[xid] = text
+        if len(chunk) >= _HASHES_PER_LINE:
+            yield orjson.dumps(record) + b"\n"
+            record = {"key": key, "whole": False, "meta": {}, "set": {}}
+            chunk, first = record["set"], False
+    if chunk or first:  # a commit always writes at least its first line
+        yield orjson.dumps(record) + b"\n"
 
 
 class LocalStateStore:
@@ -317,34 +330,37 @@ class LocalStateStore:
     # -- reading ---------------------------------------------------------------------------------------------------
 
     def _replay(self, only: str | None) -> dict[str, _Entry]:
-        """Every stream's entry (or just `only`'s), replaying the log; notes torn tails and old formats."""
-        if not self.path.exists():
+        """Every stream's entry (or just `only`'s), replaying the log line by line; notes torn tails and old formats."""
+        try:
+            with self.path.open("rb") as handle:
+                return self._replay_lines(handle, only)
+        except FileNotFoundError:
             self._size = self._compact_size = 0
             return {}
-        try:
-            data = self.path.read_bytes()
         except OSError as error:
             raise StateError(f"state file {self.path} is unreadable or corrupt ({error}); {_REMEDY}") from error
-        first_end = data.find(b"\n")
-        first = data if first_end < 0 else data[:first_end]
+
+    def _replay_lines(self, handle: BinaryIO, only: str | None) -> dict[str, _Entry]:
+        first = handle.readline()
         try:
             head = orjson.loads(first) if first.strip() else None
         except orjson.JSONDecodeError:
             head = None
         if head != _LOG_HEADER:
+            data = first + handle.read()
             earlier = self._read_document(data, only)
             self._needs_rewrite = True
             self._size = self._compact_size = len(data)
             return earlier
         entries: dict[str, _Entry] = {}
-        good = first_end + 1
-        while good < len(data):
-            end = data.find(b"\n", good)
-            if end < 0:  # a torn last line (no newline): never acknowledged
+        good = len(first) if first.endswith(b"\n") else 0  # a torn header: the log is rewritten
+        self._needs_rewrite = self._needs_rewrite or not good
+        for line in handle:
+            if not line.endswith(b"\n"):  # a torn last line (no newline): never acknowledged
                 self._needs_rewrite = True
                 break
             try:
-                record = orjson.loads(data[good:end])
+                record = orjson.loads(line)
                 key = record["key"]
                 if only is None or key == only:
                     _apply(entries, key, record)
@@ -352,7 +368,7 @@ class LocalStateStore:
                 raise StateError(
                     f"state file {self.path} is unreadable or corrupt (bad record at byte {good}: {error}); {_REMEDY}"
                 ) from error
-            good = end + 1
+            good += len(line)
         if self._size < 0:
             self._compact_size = good
         self._size = good
@@ -420,36 +436,38 @@ class LocalStateStore:
         key = _key(pcn, stream)
         async with self._lock:
             whole = self._committed.get(key) is not state
-            record, written = _record(key, state, whole=whole, written=None if whole else self._written.get(key))
+            lines, written = _commit_lines(key, state, written=None if whole else self._written.get(key))
             try:
-                await asyncio.to_thread(self._write, record)
+                await asyncio.to_thread(self._write, lines)
             except OSError as error:
                 raise StateError(f"could not write state file {self.path}: {error}") from error
             state.mark_clean()
             self._committed[key] = state
             self._written[key] = written
 
-    def _write(self, record: dict[str, Any]) -> None:
+    def _write(self, lines: list[bytes]) -> None:
         if self._size < 0:
             self._replay(None)
-        line = orjson.dumps(record) + b"\n"
+        size = sum(map(len, lines))
         if (
             self._needs_rewrite
             or self._size == 0
-            or self._size + len(line) > max(_COMPACT_MIN_BYTES, _COMPACT_RATIO * self._compact_size)
+            or self._size + size > max(_COMPACT_MIN_BYTES, _COMPACT_RATIO * self._compact_size)
         ):
-            self._compact(record)
+            self._compact(lines)
             return
         with self.path.open("ab") as handle:
-            handle.write(line)
+            handle.writelines(lines)
             handle.flush()
             os.fsync(handle.fileno())
-        self._size += len(line)
+        self._size += size
 
-    def _compact(self, record: dict[str, Any]) -> None:
-        """Rewrite the file as the header plus one full line per stream (with `record` applied), atomically."""
+    def _compact(self, lines: list[bytes]) -> None:
+        """Rewrite the file as the header plus each stream's lines (with `lines` applied), atomically."""
         entries = self._replay(None)
-        _apply(entries, record["key"], record)
+        for line in lines:
+            record = orjson.loads(line)
+            _apply(entries, record["key"], record)
 
         def pieces() -> Iterator[bytes]:
             yield orjson.dumps(_LOG_HEADER) + b"\n"
@@ -468,32 +486,27 @@ def _meta_digests(meta: Mapping[str, Any]) -> dict[str, bytes]:
     return {name: hashlib.blake2b(orjson.dumps(value), digest_size=8).digest() for name, value in meta.items()}
 
 
-def _record(
-    key: str, state: StreamState, *, whole: bool, written: dict[str, bytes] | None
-) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """The log line of one commit, and the digests of its meta fields.
+def _commit_lines(
+    key: str, state: StreamState, *, written: dict[str, bytes] | None
+) -> tuple[list[bytes], dict[str, bytes]]:
+    """The log lines of one commit, and the digests of its meta fields.
 
-    `whole`: every hash and every meta field. Otherwise only the hashes that changed (`set` / `drop`) and the meta
-    fields whose digest differs from `written` (the deferred items, say, are not repeated on every commit).
+    `written is None`: the whole state (a first line that replaces the stream's entry, with every meta field, then
+    every hash). Otherwise only the hashes that changed (`set` / `drop`) and the meta fields whose digest differs
+    from `written` (the deferred items, say, are not repeated on every commit). A commit of many hashes spans
+    several lines, encoded a chunk at a time. A crash that tears it leaves its complete lines in place: they hold
+    digests of acknowledged writes only, so the next run writes at most some unchanged items again.
     """
     meta = state.meta_json()
     digests = _meta_digests(meta)
-    if whole or written is None:
-        record: dict[str, Any] = {"key": key, "whole": True, "meta": meta}
-        record["set"] = {xid: _b64(digest) for xid, digest in state.hashes()}
-        return record, digests
+    if written is None:
+        every = ((xid, _b64(digest)) for xid, digest in state.hashes())
+        return list(_lines(key, meta, every, whole=True)), digests
     changed_meta = {name: value for name, value in meta.items() if written.get(name) != digests[name]}
-    record = {"key": key, "whole": False, "meta": changed_meta, "set": {}}
-    dropped: list[str] = []
-    for xid in state.dirty_hashes:
-        digest = state.hash_of(xid)
-        if digest is None:
-            dropped.append(xid)
-        else:
-            record["set"][xid] = _b64(digest)
-    if dropped:
-        record["drop"] = dropped
-    return record, digests
+    dirty = state._dirty  # not copied (`dirty_hashes` is): nothing changes it while the lines are encoded
+    dropped = [xid for xid in dirty if state.hash_of(xid) is None]
+    changed = ((xid, _b64(digest)) for xid in dirty if (digest := state.hash_of(xid)) is not None)
+    return list(_lines(key, changed_meta, changed, whole=False, drop=dropped)), digests
 
 
 def _apply(entries: dict[str, _Entry], key: str, record: dict[str, Any]) -> None:
