@@ -3,10 +3,12 @@
 pydantic gives every model instance its own `__pydantic_fields_set__` and, for a model that keeps unknown fields,
 its own `__pydantic_extra__` dict. For a Plex history row (about 30 keys) the set is about 2.2 KB and the extras dict
 (the fields the models do not declare, mostly null) about 650 bytes: most of the record's memory, although nearly
-every row of a window sends the same keys and the same nulls. The validator (`RowValidator`) therefore hands
-consecutive records with equal field sets one `SharedFieldsSet`, and consecutive records with identical extras one
-`SharedExtra`. `PlexRecord` gives a record its own copy before anything changes either in place (copy on write: its
-`__setattr__`, `__delattr__` and `model_extra`), so both still mean, per record, what pydantic says they mean.
+every row of a window sends the same keys and the same nulls. `PlexRecord.model_post_init` therefore hands each
+record, as pydantic creates it, the `SharedFieldsSet` of the record before it when their field sets are equal, and
+its `SharedExtra` when their extras are identical, so the record's own copies are freed at once (a body of thousands
+of rows never holds them all). `PlexRecord` gives a record its own copy before anything changes either in place
+(copy on write: its `__setattr__`, `__delattr__` and `model_extra`), so both still mean, per record, what pydantic
+says they mean.
 
 Extras are shared only when their values are `None`, strings, booleans or integers, compared by type and value in
 key order: a shared value then means exactly what the record's own would (a float `-0.0` equals `0.0`, `1` equals
@@ -15,7 +17,6 @@ key order: a shared value then means exactly what the record's own would (a floa
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 __all__ = ["SharedExtra", "SharedFieldsSet", "share_record_parts"]
@@ -50,32 +51,43 @@ class SharedExtra(dict[str, Any]):
         return dict, (list(self.items()),)
 
 
-def share_record_parts(records: Iterable[Any]) -> None:
-    """Point each record at its predecessor's field set and extras where they are equal (see the module docs).
+class _Shared:
+    """The parts the last record was given, to hand on to the next record that would hold equal ones."""
 
-    Only for `PlexRecord` instances (they copy a shared part before changing it).
+    __slots__ = ("extra", "fields")
+
+    def __init__(self) -> None:
+        self.fields: SharedFieldsSet | None = None
+        # (the dict, its keys, the types of its values or None when they are only nulls and strings, which nothing
+        # of another type equals): one tuple, replaced whole, so a record validated in another thread sees it whole.
+        self.extra: tuple[SharedExtra, list[str], list[type] | None] | None = None
+
+
+_last = _Shared()
+
+
+def share_record_parts(record: Any) -> None:
+    """Point `record` at the shared field set and extras of the records before it where they are equal.
+
+    Called for every `PlexRecord` as it is created (they copy a shared part before changing it).
     """
-    fields_shared: SharedFieldsSet | None = None
-    extra_shared: SharedExtra | None = None
-    shared_keys: list[str] = []
-    shared_types: list[type] | None = None  # None: only nulls and strings, which nothing of another type equals
-    for record in records:
-        fields = record.__pydantic_fields_set__
-        if fields_shared is None or fields != fields_shared:
-            fields_shared = SharedFieldsSet(fields)
-        object.__setattr__(record, "__pydantic_fields_set__", fields_shared)
-        extra = record.__pydantic_extra__
-        if extra is None:
-            continue
-        if (
-            extra_shared is None
-            or extra != extra_shared
-            or list(extra) != shared_keys
-            or (shared_types is not None and list(map(type, extra.values())) != shared_types)
-        ):
-            types = list(map(type, extra.values()))
-            if not _SHAREABLE.issuperset(types):
-                continue
-            extra_shared, shared_keys = SharedExtra(extra), list(extra)
-            shared_types = None if _NULL_OR_TEXT.issuperset(types) else types
-        object.__setattr__(record, "__pydantic_extra__", extra_shared)
+    fields = record.__pydantic_fields_set__
+    shared_fields = _last.fields
+    if shared_fields is None or fields != shared_fields:
+        shared_fields = _last.fields = SharedFieldsSet(fields)
+    object.__setattr__(record, "__pydantic_fields_set__", shared_fields)
+    extra = record.__pydantic_extra__
+    if extra is None:
+        return
+    last = _last.extra
+    if (
+        last is None
+        or extra != last[0]
+        or list(extra) != last[1]
+        or (last[2] is not None and list(map(type, extra.values())) != last[2])
+    ):
+        types = list(map(type, extra.values()))
+        if not _SHAREABLE.issuperset(types):
+            return
+        last = _last.extra = (SharedExtra(extra), list(extra), None if _NULL_OR_TEXT.issuperset(types) else types)
+    object.__setattr__(record, "__pydantic_extra__", last[0])

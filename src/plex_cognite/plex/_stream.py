@@ -23,8 +23,6 @@ from plex_cognite.core.results import DeadLetter
 from plex_cognite.errors import RecordValidationError, SourceError
 from plex_cognite.observability.logs import get_logger
 from plex_cognite.plex._jsonarray import ArrayDecodeError, ArrayDecoder
-from plex_cognite.plex._sharing import share_record_parts
-from plex_cognite.plex.models import PlexRecord
 from plex_cognite.typing import DeadLetterCallback
 
 __all__ = ["REASON_KINDS", "RowValidator", "decode_array", "describe", "iter_array_batches", "iter_bytes"]
@@ -211,8 +209,6 @@ class RowValidator:
                 except pydantic.ValidationError as exc:
                     kind, reason = describe(model, exc)
                     self.reject(value, reason, kind)
-        if issubclass(model, PlexRecord):
-            share_record_parts(records)
         return records
 
     def reject(self, row: Any, reason: str, kind: str = "invalid_value") -> None:

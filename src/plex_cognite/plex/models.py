@@ -31,7 +31,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
 from plex_cognite.plex._dates import format_plex_datetime
-from plex_cognite.plex._sharing import SharedExtra, SharedFieldsSet
+from plex_cognite.plex._sharing import SharedExtra, SharedFieldsSet, share_record_parts
 
 __all__ = [
     "Building",
@@ -147,6 +147,10 @@ class PlexRecord(BaseModel):
         populate_by_name=True,
         alias_generator=to_camel,
     )
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Share the field set and extras of the record before this one where equal (a subclass calls `super()`)."""
+        share_record_parts(self)
 
     def __setattr__(self, name: str, value: Any) -> None:
         self._own_shared_parts()
