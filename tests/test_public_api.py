@@ -27,9 +27,9 @@ EXPECTED = {
     "ProductionEntry", "ScrapEntry", "WorkcenterStatusEntry", "WorkcenterStatus", "Container",
     # the extractor model: contracts, base classes, state, runner
     "KeyedItem", "WriteResult", "ItemFailure", "DeadLetter", "AsyncBaseExtractor", "BaseExtractor", "BoundSink",
-    "ExtractorContext", "ExtractorResources", "StreamExtractor", "StreamReport", "RunReport", "run_extractors",
-    "run_extractors_sync", "LocalStateStore", "RawStateStore", "RedisStateStore", "MemoryStateStore", "StreamState",
-    "DeadLetterStore",
+    "ExtractorContext", "ReadAheadBudget", "ExtractorResources", "StreamExtractor", "StreamReport", "RunReport",
+    "run_extractors", "run_extractors_sync", "LocalStateStore", "RawStateStore", "RedisStateStore", "MemoryStateStore",
+    "StreamState", "DeadLetterStore",
     "LocalDeadLetterStore", "RawDeadLetterStore", "MasterDataExtractor", "JobsExtractor", "ProductionExtractor",
     "ScrapExtractor", "WorkcenterStatusExtractor", "MappingContext",
     # observability

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import AsyncIterator, Sequence
@@ -11,6 +12,7 @@ from typing import ClassVar, Self
 import pytest
 
 from plex_cognite.cdf.items import AssetItem, DatapointsItem, EventItem, RawRowItem, TimeSeriesItem
+from plex_cognite.core.context import ReadAheadBudget
 from plex_cognite.core.deadletters import MemoryDeadLetterStore
 from plex_cognite.core.extractor import BaseExtractor, ExtractorContext, StreamExtractor, StreamReport
 from plex_cognite.core.state import LocalStateStore, MemoryStateStore
@@ -495,3 +497,58 @@ async def test_held_items_stay_held_when_writing_them_again_fails() -> None:
     sink.known.add("saw")
     assert (await tool_usage(store, sink).run()).deferred == 0
     assert "TOOL@saw" in sink.stored
+
+
+class ReadingAhead(BaseExtractor):
+    """Reads 8 windows of 500 records, slowly consumed; notes the most windows it had fetched ahead."""
+
+    stream: ClassVar[str] = "ahead"
+
+    def __init__(self, context: ExtractorContext) -> None:
+        super().__init__(context)
+        self.started = self.delivered = self.most_ahead = 0
+
+    async def read(self, window: TimeWindow) -> list[int]:
+        self.started += 1
+        if self.delivered:
+            self.most_ahead = max(self.most_ahead, self.started - self.delivered)
+        await asyncio.sleep(0)
+        return [0] * 500
+
+    async def extract(self) -> None:
+        async for _window, _records in self.windows(self.read):
+            self.delivered += 1
+            await asyncio.sleep(0.002)
+
+
+class ReadingAheadToo(ReadingAhead):
+    stream: ClassVar[str] = "ahead-too"
+
+
+async def _most_ahead(first: int | ReadAheadBudget, second: int | ReadAheadBudget) -> tuple[int, int]:
+    span = {"start": T0, "end": T0 + timedelta(hours=8), "window": timedelta(hours=1)}
+    store = MemoryStateStore()
+    one = ReadingAhead(context(store, window_records_ahead=first, **span))
+    two = ReadingAheadToo(context(store, window_records_ahead=second, **span))
+    await asyncio.gather(one.run(), two.run())
+    assert one.delivered == two.delivered == 8
+    return one.most_ahead, two.most_ahead
+
+
+async def test_streams_sharing_a_read_ahead_budget_split_it() -> None:
+    # Two streams of 500-record windows: 1,000 records ahead each on their own, 1,000 between them when shared.
+    assert await _most_ahead(1000, 1000) == (2, 2)
+    shared = ReadAheadBudget(1000)
+    assert await _most_ahead(shared, shared) == (1, 1)
+    assert shared.readers == 0
+
+
+def test_a_read_ahead_budget_is_shared_equally_between_its_readers() -> None:
+    budget = ReadAheadBudget(1000)
+    assert budget.share() == 1000
+    with budget.reading(), budget.reading(), budget.reading():
+        assert (budget.readers, budget.share()) == (3, 333)
+    assert (budget.readers, budget.share()) == (0, 1000)
+    assert ReadAheadBudget(2).share() == 2
+    with pytest.raises(ValueError, match="at least one record"):
+        ReadAheadBudget(0)

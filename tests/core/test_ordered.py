@@ -24,8 +24,8 @@ async def _run(sizes: dict[int, int], lookahead: int, budget: int | None) -> tup
         await asyncio.sleep(0)
         return [window] * sizes[window]
 
-    size_of = len if budget is not None else None
-    async for window, records in ordered_fetch(sizes, fetch, lookahead, size_of=size_of, budget=budget):
+    size_of, records_ahead = (len, lambda: budget) if budget is not None else (None, None)
+    async for window, records in ordered_fetch(sizes, fetch, lookahead, size_of=size_of, budget=records_ahead):
         assert len(records) == sizes[window]
         delivered.append(window)
         await asyncio.sleep(0.001)  # the loop body: fetches ahead get time to finish
@@ -61,7 +61,8 @@ async def _most_in_flight_before_the_first_result(budget: int | None) -> int:
         in_flight -= 1
         return [window] * 5_000
 
-    reads = ordered_fetch(range(10), fetch, 4, size_of=len if budget else None, budget=budget)
+    size_of, records_ahead = (len, lambda: budget) if budget is not None else (None, None)
+    reads = ordered_fetch(range(10), fetch, 4, size_of=size_of, budget=records_ahead)
     first = await anext(reads)
     seen = most
     await reads.aclose()

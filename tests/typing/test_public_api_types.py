@@ -17,8 +17,11 @@ from plex_cognite import (
     CircuitBreaker,
     EventAssetLinker,
     EventItem,
+    ExtractorContext,
     ExtractorSettings,
     MemoryCache,
+    MemoryStateStore,
+    ReadAheadBudget,
     RetryPolicy,
     TokenBucketRateLimiter,
     WriteResult,
@@ -139,3 +142,13 @@ def test_point_arrays_stand_in_for_lists_of_pairs() -> None:
     pairs: Sequence[tuple[int, float]] = item.datapoints
     assert pairs == [(1_000, 1.0), (2_000, 2.5)]
     assert DatapointsItem.from_json(item.to_json()) == item
+
+
+def test_extractors_of_one_process_can_share_a_read_ahead_budget() -> None:
+    budget = ReadAheadBudget(records=10_000)
+    store = MemoryStateStore()
+    contexts = [ExtractorContext(pcn, store, window_records_ahead=budget) for pcn in ("340884", "340885")]
+    assert all(context.window_records_ahead is budget for context in contexts)
+    with budget.reading():
+        assert_type(budget.share(), int)
+        assert budget.share() == 10_000

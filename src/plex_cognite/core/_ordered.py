@@ -24,20 +24,21 @@ async def ordered_fetch(
     lookahead: int,
     *,
     size_of: Callable[[T], int] | None = None,
-    budget: int | None = None,
+    budget: Callable[[], int] | None = None,
 ) -> AsyncIterator[tuple[Window, T]]:
     """Fetch windows with at most `lookahead` in flight and yield `(window, result)` in window order.
 
     With `size_of` and `budget`, the read-ahead also adapts to how big results are: it starts with one fetch, and
-    after each delivered result the depth becomes `budget // size_of(result)` (between 1 and `lookahead`), so a few
-    huge windows are not all held at once (not even while the first is read) while small ones still overlap fully.
+    after each delivered result the depth becomes `budget() // size_of(result)` (between 1 and `lookahead`), so a
+    few huge windows are not all held at once (not even while the first is read) while small ones still overlap
+    fully. `budget` is asked anew each time, so a budget shared with other readers can change.
 
     Args:
         windows: The windows, in order (consumed lazily).
         fetch: Fetches one window.
         lookahead: Most fetches started ahead of the consumer (>= 1); bounds memory and concurrency.
         size_of: The size of a result (for example its record count).
-        budget: The total size of results to keep in flight (used with `size_of`).
+        budget: Returns the total size of results to keep in flight now (used with `size_of`).
 
     Yields:
         Each window with its result, in the order of `windows`.
@@ -59,7 +60,7 @@ async def ordered_fetch(
             window, task = pending.popleft()
             result = await task
             if size_of is not None and budget is not None:
-                depth = min(max(1, lookahead), max(1, budget // max(1, size_of(result))))
+                depth = min(max(1, lookahead), max(1, budget() // max(1, size_of(result))))
             refill()
             yield window, result
     finally:

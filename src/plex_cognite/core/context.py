@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -10,7 +11,49 @@ from plex_cognite.core.deadletters import DeadLetterStore, MemoryDeadLetterStore
 from plex_cognite.core.report import StreamReport
 from plex_cognite.typing import Pcn, StateStore
 
-__all__ = ["ExtractorContext"]
+__all__ = ["ExtractorContext", "ReadAheadBudget"]
+
+
+class ReadAheadBudget:
+    """How many records of history windows may be held ahead of the ones being written, shared by streams.
+
+    Every stream reading history windows with this budget gets an equal share of it (`records // readers`), so
+    streams that run at the same time hold about `records` between them, not each; when one finishes, the others'
+    shares grow again. `open_resources` makes one per run and `extractor_context` gives it to every extractor.
+
+    Args:
+        records: The records to hold ahead, across all readers (>= 1).
+
+    Raises:
+        ValueError: When `records` is below 1.
+    """
+
+    def __init__(self, records: int = 20_000) -> None:
+        if records < 1:
+            raise ValueError(f"a read-ahead budget needs at least one record, got {records}")
+        self.records = records
+        self._readers = 0
+
+    @property
+    def readers(self) -> int:
+        """Streams reading windows with this budget right now."""
+        return self._readers
+
+    def share(self) -> int:
+        """The records one reader may hold ahead now (at least 1)."""
+        return max(1, self.records // max(1, self._readers))
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[ReadAheadBudget]:
+        """Count a reader while the block runs (a stream's whole pass over its windows)."""
+        self._readers += 1
+        try:
+            yield self
+        finally:
+            self._readers -= 1
+
+    def __repr__(self) -> str:
+        return f"ReadAheadBudget(records={self.records}, readers={self._readers})"
 
 
 @dataclass
@@ -30,7 +73,9 @@ class ExtractorContext:
         concurrency: Concurrent sink writes per bound sink.
         window_concurrency: History windows fetched ahead of the one being written.
         window_records_ahead: Records of history windows held ahead of the one being written: the read-ahead
-            shrinks (down to one window) when windows are big, so a plant's busiest days are not all in memory.
+            shrinks (down to one window) when windows are big, so a plant's busiest days are not all in memory. An
+            int is this extractor's own budget; a `ReadAheadBudget` is shared with every extractor given the same
+            one (a run shares one between all its streams).
         commit_interval_s: Minimum seconds between state commits while a stream runs (always once at the end).
         on_progress: Called with the stream's report after each commit (progress counters); must not raise.
         on_watermark: Called with (stream, watermark) whenever a committed window moves a watermark (metrics);
@@ -47,7 +92,7 @@ class ExtractorContext:
     batch_size: int = 1000
     concurrency: int = 4
     window_concurrency: int = 4
-    window_records_ahead: int = 20_000
+    window_records_ahead: int | ReadAheadBudget = 20_000
     commit_interval_s: float = 5.0
     on_progress: Callable[[StreamReport], None] | None = None
     on_watermark: Callable[[str, datetime], None] | None = None

@@ -34,7 +34,7 @@ from plex_cognite.core._deferred import HeldItem, held_key, restore_held
 from plex_cognite.core._ledger import StreamLedger
 from plex_cognite.core._ordered import ordered_fetch
 from plex_cognite.core.bound_sink import BoundSink
-from plex_cognite.core.context import ExtractorContext
+from plex_cognite.core.context import ExtractorContext, ReadAheadBudget
 from plex_cognite.core.report import ReplayOutcome, StreamReport
 from plex_cognite.core.state import StreamState
 from plex_cognite.core.windows import plan_windows
@@ -45,6 +45,7 @@ __all__ = [
     "BaseExtractor",
     "BoundSink",
     "ExtractorContext",
+    "ReadAheadBudget",
     "ReplayOutcome",
     "ReplayUnsupportedError",
     "StreamExtractor",
@@ -235,7 +236,8 @@ class BaseExtractor(ABC):
         """Read every planned window with `fetch` and hand out `(window, records)` in window order.
 
         Up to `lookahead` windows (default `context.window_concurrency`) are read ahead while earlier ones are
-        written, fewer when windows are big (about `context.window_records_ahead` records are held ahead). A window
+        written, fewer when windows are big (about `context.window_records_ahead` records are held ahead, shared
+        with the other streams reading history at the same time when it is a `ReadAheadBudget`). A window
         is committed once the loop body for it has finished and everything written (`write`) or queued (`put`) for it
         was acknowledged; a transient write failure leaves it open for the next run. Pass `window=` to the writes
         so they are tied to it (no change detection, which history does not need).
@@ -262,13 +264,15 @@ class BaseExtractor(ABC):
             return list(await answer)
 
         depth = lookahead or self.context.window_concurrency
-        budget = self.context.window_records_ahead
-        async for window, records in ordered_fetch(planned, read, depth, size_of=len, budget=budget):
-            ledger.report.position = window[0]
-            ledger.window_opened(window)
-            failures_before = ledger.transient_failures
-            yield window, records
-            await ledger.window_body_done(window, failed=ledger.transient_failures != failures_before)
+        ahead = self.context.window_records_ahead
+        budget = ahead if isinstance(ahead, ReadAheadBudget) else ReadAheadBudget(ahead)
+        with budget.reading():
+            async for window, records in ordered_fetch(planned, read, depth, size_of=len, budget=budget.share):
+                ledger.report.position = window[0]
+                ledger.window_opened(window)
+                failures_before = ledger.transient_failures
+                yield window, records
+                await ledger.window_body_done(window, failed=ledger.transient_failures != failures_before)
         ledger.report.position = None
 
     def hold_window(self, window: TimeWindow) -> None:

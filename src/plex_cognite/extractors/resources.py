@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from plex_cognite.cdf.ids import ExternalIdScheme
-from plex_cognite.core.context import ExtractorContext
+from plex_cognite.core.context import ExtractorContext, ReadAheadBudget
 from plex_cognite.core.deadletters import DeadLetterStore, LocalDeadLetterStore, RawDeadLetterStore
 from plex_cognite.core.report import StreamReport
 from plex_cognite.core.state import LocalStateStore, RawStateStore, RedisStateStore
@@ -62,6 +62,8 @@ class ExtractorResources:
         nodes: Core Data Model node sink into `cdf.datamodeling.instance_space` (None unless `cdf.sink` is
             `datamodeling` or `both`).
         node_datapoints: Datapoints by the instance id of `CogniteTimeSeries` nodes (None as `nodes`).
+        read_ahead: The history read-ahead every extractor of the run shares (`ExtractorContext.window_records_ahead`),
+            so the records held ahead stay about the same however many history streams run at once.
     """
 
     settings: ExtractorSettings
@@ -79,6 +81,7 @@ class ExtractorResources:
     metrics: ExtractorMetrics | None = None
     nodes: NodeSink | None = None
     node_datapoints: InstanceDatapointsSink | None = None
+    read_ahead: ReadAheadBudget = field(default_factory=ReadAheadBudget)
 
 
 def build_state_store(settings: ExtractorSettings, cdf: AsyncCogniteClient | None = None) -> StateStore:
@@ -249,5 +252,6 @@ def context_for(
         batch_size=extraction.batch_size,
         concurrency=extraction.sink_concurrency,
         window_concurrency=resources.settings.plex.max_concurrency,
+        window_records_ahead=resources.read_ahead,
         on_progress=on_progress,
     )
