@@ -133,14 +133,20 @@ async def test_compaction_splits_a_big_stream_over_lines(tmp_path: Path, monkeyp
     assert loaded.meta_json() == state.meta_json()
 
 
-async def test_a_big_commit_is_appended_over_several_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("plex_cognite.core.state._HASHES_PER_LINE", 4)
-    path = tmp_path / "state.json"
+async def _nine_new_digests(path: Path) -> tuple[LocalStateStore, StreamState]:
+    """A store over a committed `sample_state()`, and that state loaded with nine more digests set."""
     await LocalStateStore(path).commit("1", "parts", sample_state())
     store = LocalStateStore(path)
     state = await store.load("1", "parts")
     for i in range(9):
         state.set_hash(f"PCN1_PART_{i}", i.to_bytes(8, "big"))
+    return store, state
+
+
+async def test_a_big_commit_is_appended_over_several_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("plex_cognite.core.state._HASHES_PER_LINE", 4)
+    path = tmp_path / "state.json"
+    store, state = await _nine_new_digests(path)
     state.forget_hash("PCN1_PART_a")
     state.windows.add(T1, T1 + (T1 - T0))
     before = path.read_bytes()
@@ -161,11 +167,7 @@ async def test_a_commit_torn_after_some_of_its_lines_keeps_those(
     # The lines before the tear hold digests of acknowledged writes: keeping them is safe, and the tear is dropped.
     monkeypatch.setattr("plex_cognite.core.state._HASHES_PER_LINE", 4)
     path = tmp_path / "state.json"
-    await LocalStateStore(path).commit("1", "parts", sample_state())
-    store = LocalStateStore(path)
-    state = await store.load("1", "parts")
-    for i in range(9):
-        state.set_hash(f"PCN1_PART_{i}", i.to_bytes(8, "big"))
+    store, state = await _nine_new_digests(path)
     before = len(path.read_bytes())
     await store.commit("1", "parts", state)
     data = path.read_bytes()

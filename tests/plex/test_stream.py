@@ -153,21 +153,8 @@ def test_records_with_different_keys_get_different_fields_sets() -> None:
     assert "heatCode" in records[2].model_fields_set
 
 
-def _bytes_per_record(rows: list[dict[str, Any]]) -> float:
-    """Memory held per validated record of a body of `rows` (traced allocations still alive after validation)."""
-    body = json.dumps(rows).encode()
-    validator = RowValidator("production", "340884")
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        records = validator.validate_json(ProductionEntry, body)
-        return (tracemalloc.get_traced_memory()[0] - before) / len(records)
-    finally:
-        tracemalloc.stop()
-
-
-def _peak_bytes_per_record(rows: list[dict[str, Any]]) -> float:
-    """The most memory held per record while a body of `rows` is validated (traced allocations)."""
+def _bytes_per_record(rows: list[dict[str, Any]]) -> tuple[float, float]:
+    """Memory per record of a body of `rows`: held once validated, and at the peak of validation (traced)."""
     body = json.dumps(rows).encode()
     validator = RowValidator("production", "340884")
     tracemalloc.start()
@@ -175,13 +162,14 @@ def _peak_bytes_per_record(rows: list[dict[str, Any]]) -> float:
         before = tracemalloc.get_traced_memory()[0]
         tracemalloc.reset_peak()
         records = validator.validate_json(ProductionEntry, body)
-        return (tracemalloc.get_traced_memory()[1] - before) / len(records)
+        held, peak = tracemalloc.get_traced_memory()
+        return (held - before) / len(records), (peak - before) / len(records)
     finally:
         tracemalloc.stop()
 
 
 def test_fields_sets_cost_one_set_per_body_not_one_per_record() -> None:
-    per_record = _bytes_per_record(_production_rows(2000))
+    per_record, _ = _bytes_per_record(_production_rows(2000))
     # Measured: about 870 bytes a record with one shared set, about 1,540 with a set of its own per record.
     assert per_record < 1_400, per_record
 
@@ -241,14 +229,14 @@ def test_extras_in_another_key_order_are_not_shared() -> None:
 
 
 def test_records_with_null_extras_cost_one_extras_dict_per_body() -> None:
-    per_record = _bytes_per_record(_rows_with_extras(2000))
+    per_record, _ = _bytes_per_record(_rows_with_extras(2000))
     # Measured: about 700 bytes a record with one shared extras dict, about 970 with a dict of its own per record.
     assert per_record < 830, per_record
 
 
 def test_records_share_their_parts_as_they_are_validated_not_afterwards() -> None:
     # A body's records never all hold their own field set and extras at once, not even mid-validation.
-    per_record = _peak_bytes_per_record(_rows_with_extras(2000))
+    _, per_record = _bytes_per_record(_rows_with_extras(2000))
     # Measured: about 690 bytes a record at the peak (620 held after); about 1,650 when the parts were shared only
     # once the whole body was validated.
     assert per_record < 1_000, per_record
