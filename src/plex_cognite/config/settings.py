@@ -358,7 +358,7 @@ class ExtractionSettings(_Section):
     tune_memory: bool = Field(
         True,
         description="During a run, collect garbage less often and skip objects older than the run (both restored "
-        "after); on glibc, keep big buffers out of the heap.",
+        "after); on glibc, keep big buffers out of the heap and hand free heap pages back when the run ends.",
     )
     external_id_prefix: str = "PCN"
     datasources: list[DataSourceStream] = Field(
