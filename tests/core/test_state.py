@@ -255,6 +255,26 @@ def test_dirty_tracking() -> None:
     assert state.hash_of("a") is None
 
 
+def test_hash_changes_split_what_was_set_from_what_was_dropped() -> None:
+    state = StreamState()
+    for xid in ("kept", "reset", "gone", "back"):
+        state.set_hash(xid, b"1" * 8)
+    state.mark_clean()
+    state.set_hash("reset", b"2" * 8)
+    state.set_hash("new", b"3" * 8)
+    state.forget_hash("gone")
+    state.forget_hash("back")
+    state.set_hash("back", b"4" * 8)  # dropped, then set again: only set
+    state.set_hash("brief", b"5" * 8)
+    state.forget_hash("brief")  # set, then dropped: only dropped
+    pairs, dropped = state.hash_changes()
+    assert dict(pairs) == {"reset": b"2" * 8, "new": b"3" * 8, "back": b"4" * 8}
+    assert sorted(dropped) == ["brief", "gone"]
+    assert state.dirty_hashes == {"reset", "new", "back", "brief", "gone"}
+    state.mark_clean()
+    assert (list(state.hash_changes()[0]), state.hash_changes()[1]) == ([], [])
+
+
 async def test_unchanged_deferred_items_are_not_repeated_on_every_commit(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     store = LocalStateStore(path)

@@ -90,7 +90,8 @@ class StreamState:
     deferred: dict[str, JSONValue] = field(default_factory=dict)
     extra: dict[str, JSONValue] = field(default_factory=dict)
     _hashes: DigestTable = field(default_factory=DigestTable, repr=False)
-    _dirty: set[str] = field(default_factory=set, repr=False)
+    _dirty: set[str] = field(default_factory=set, repr=False)  # ids given a digest since `mark_clean()`
+    _dropped: set[str] = field(default_factory=set, repr=False)  # ids whose digest went since `mark_clean()`
 
     # -- content hashes --------------------------------------------------------------------------------------------
 
@@ -106,11 +107,13 @@ class StreamState:
         """Record that the item with this digest was written (call only after acknowledgement)."""
         if self._hashes.set(external_id, digest):
             self._dirty.add(external_id)
+            self._dropped.discard(external_id)
 
     def forget_hash(self, external_id: str) -> None:
         """Drop the digest of `external_id` (the next run writes it again)."""
         if self._hashes.pop(external_id):
-            self._dirty.add(external_id)
+            self._dropped.add(external_id)
+            self._dirty.discard(external_id)
 
     @property
     def hash_count(self) -> int:
@@ -124,11 +127,25 @@ class StreamState:
     @property
     def dirty_hashes(self) -> frozenset[str]:
         """External ids whose digest changed (or was dropped) since the last `mark_clean()`."""
-        return frozenset(self._dirty)
+        return frozenset(self._dirty | self._dropped)
+
+    def hash_changes(self) -> tuple[Iterator[tuple[str, bytes]], list[str]]:
+        """What changed since the last `mark_clean()`: `(external_id, digest)` of each digest set, and the ids dropped.
+
+        One lookup per changed id (stores write only these). Consume the pairs before changing the state.
+        """
+        return self._digests_set(), list(self._dropped)
+
+    def _digests_set(self) -> Iterator[tuple[str, bytes]]:
+        for xid in self._dirty:
+            digest = self._hashes.get(xid)
+            if digest is not None:  # always: an id leaves `_dirty` when its digest is dropped
+                yield xid, digest
 
     def mark_clean(self) -> None:
         """Forget which hashes changed (stores call this after a successful commit)."""
         self._dirty.clear()
+        self._dropped.clear()
 
     # -- serialisation ---------------------------------------------------------------------------------------------
 
@@ -503,10 +520,9 @@ def _commit_lines(
         every = ((xid, _b64(digest)) for xid, digest in state.hashes())
         return list(_lines(key, meta, every, whole=True)), digests
     changed_meta = {name: value for name, value in meta.items() if written.get(name) != digests[name]}
-    dirty = state._dirty  # not copied (`dirty_hashes` is): nothing changes it while the lines are encoded
-    dropped = [xid for xid in dirty if state.hash_of(xid) is None]
-    changed = ((xid, _b64(digest)) for xid in dirty if (digest := state.hash_of(xid)) is not None)
-    return list(_lines(key, changed_meta, changed, whole=False, drop=dropped)), digests
+    changed, dropped = state.hash_changes()
+    texts = ((xid, _b64(digest)) for xid, digest in changed)
+    return list(_lines(key, changed_meta, texts, whole=False, drop=dropped)), digests
 
 
 def _apply(entries: dict[str, _Entry], key: str, record: dict[str, Any]) -> None:
@@ -669,9 +685,8 @@ class RedisStateStore:
         import redis.exceptions
 
         meta_key, hash_key = self._keys(pcn, stream)
-        dirty = state.dirty_hashes
-        changed = {xid: _b64(d) for xid in dirty if (d := state.hash_of(xid)) is not None}
-        removed = [xid for xid in dirty if state.hash_of(xid) is None]
+        pairs, removed = state.hash_changes()
+        changed = {xid: _b64(digest) for xid, digest in pairs}
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.set(meta_key, json.dumps(state.meta_json(), separators=(",", ":")))
