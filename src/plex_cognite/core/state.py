@@ -67,8 +67,8 @@ def _b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-def _unb64(text: str) -> bytes:
-    return base64.b64decode(text.encode("ascii"), validate=True)
+def _unb64(text: str | bytes) -> bytes:
+    return base64.b64decode(text, validate=True)
 
 
 @dataclass(eq=False)
@@ -195,7 +195,7 @@ class StreamState:
         )
         try:
             state._hashes = DigestTable.from_distinct((str(xid), _unb64(text)) for xid, text in raw_hashes.items())
-        except (binascii.Error, AttributeError) as error:
+        except (binascii.Error, AttributeError, TypeError) as error:
             raise ValueError(f"a content hash is not valid base64: {error}") from error
         return state
 
@@ -283,9 +283,7 @@ class _Entry:
             xid, text = next(iter(self.invalid.items()))
             raise ValueError(f"the content hash of {xid!r} is not a base64 string: {text!r}")
         try:
-            return DigestTable.from_distinct(
-                (xid, base64.b64decode(text, validate=True)) for xid, text in self.hashes.items()
-            )
+            return DigestTable.from_distinct((xid, _unb64(text)) for xid, text in self.hashes.items())
         except binascii.Error as error:
             raise ValueError(f"a content hash is not valid base64: {error}") from error
 
