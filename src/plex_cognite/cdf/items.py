@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
+import orjson
+
 from plex_cognite.cdf._datapoints import PointArray
 from plex_cognite.typing import ExternalId, JSONValue
 
@@ -55,8 +57,26 @@ def canonical_hash(payload: JSONValue | Mapping[str, object]) -> bytes:
     Returns:
         The 8-byte digest.
     """
+    return hashlib.blake2b(_canonical_json(payload), digest_size=_DIGEST_SIZE).digest()
+
+
+# The JSON that digests are taken of is the stdlib's `json.dumps(sort_keys=True, separators=(",", ":"),
+# ensure_ascii=False)`, encoded as UTF-8: digests kept in state stores by earlier releases must stay valid. orjson
+# writes exactly those bytes for plain str, int (64-bit), bool, None, dict and list values (strings escaped alike,
+# keys sorted by code point as UTF-8 preserves), about 4x faster; it writes floats differently (`1e-05` as
+# `0.00001`, NaN as `null`), so a payload holding anything else (a float, a subclass, a mapping proxy) takes the
+# stdlib path. So does one orjson refuses (an int beyond 64 bits, a non-str key, deep nesting).
+_SORTED = orjson.OPT_SORT_KEYS
+
+
+def _canonical_json(payload: object) -> bytes:
+    if _plain_json(payload):
+        try:
+            return orjson.dumps(payload, option=_SORTED)
+        except orjson.JSONEncodeError:
+            pass
     try:
-        # The common case, with no copy of the payload: `allow_nan=False` raises on the rare non-finite float.
+        # With no copy of the payload: `allow_nan=False` raises on the rare non-finite float.
         text = json.dumps(
             payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default, allow_nan=False
         )
@@ -64,7 +84,32 @@ def canonical_hash(payload: JSONValue | Mapping[str, object]) -> bytes:
         text = json.dumps(
             _finite(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
         )
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=_DIGEST_SIZE).digest()
+    return text.encode("utf-8")
+
+
+_PLAIN_SCALARS = frozenset({str, int, bool, type(None)})
+_PLAIN_CONTAINERS = frozenset({dict, list, tuple})
+_PLAIN = _PLAIN_SCALARS | _PLAIN_CONTAINERS
+
+
+def _plain_json(value: object) -> bool:
+    """Whether `value` holds only exact str, int, bool, None, dict and list (or tuple) values: no float, no subclass."""
+    kind = type(value)
+    if kind is dict:
+        values: Any = value.values()  # type: ignore[attr-defined]
+    elif kind is list or kind is tuple:
+        values = value
+    else:
+        return kind in _PLAIN_SCALARS
+    kinds = set(map(type, values))  # one C-level pass over the values: most containers hold scalars only
+    if kinds <= _PLAIN_SCALARS:
+        return True
+    if not kinds <= _PLAIN:
+        return False
+    for item in values:  # noqa: SIM110 (a loop: about 10% faster than all() over a generator)
+        if type(item) in _PLAIN_CONTAINERS and not _plain_json(item):
+            return False
+    return True
 
 
 def _plain(value: object) -> JSONValue:
