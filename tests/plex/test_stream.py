@@ -13,17 +13,31 @@ from hypothesis import strategies as st
 
 from plex_cognite.core.results import DeadLetter
 from plex_cognite.errors import RecordValidationError, SourceError
-from plex_cognite.plex import Building, ProductionEntry
-from plex_cognite.plex._stream import RowValidator, iter_array_batches, iter_bytes
+from plex_cognite.plex import Building, PlexRecord, ProductionEntry
+from plex_cognite.plex._stream import RowValidator, _ArrayBody, iter_bytes, iter_record_batches
 
+# Text that looks like JSON's structure inside strings: a '}' there must not be taken for an element's end.
+_tricky_text = st.text(alphabet=st.sampled_from('ab {}[],:"\\é\n'), max_size=12)
 json_scalars = (
     st.none()
     | st.booleans()
     | st.integers(-(10**12), 10**12)
     | st.text(max_size=20)
+    | _tricky_text
     | st.floats(allow_nan=False, allow_infinity=False, width=32)
 )
-rows = st.lists(st.dictionaries(st.text(min_size=1, max_size=8), json_scalars, max_size=5), max_size=60)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_tricky_text, inner, max_size=3),
+    max_leaves=8,
+)
+objects = st.dictionaries(st.text(min_size=1, max_size=8) | _tricky_text.filter(bool), json_values, max_size=5)
+# Mostly objects (rows), some other values (dead letters: "not_an_object").
+elements = st.lists(objects | objects | objects | json_scalars, max_size=60)
+
+
+class _AnyRow(PlexRecord):
+    """Declares no field: every key of a row is kept in `model_extra`."""
 
 
 async def _chunks(body: bytes, cuts: list[int]) -> AsyncIterator[bytes]:
@@ -34,26 +48,33 @@ async def _chunks(body: bytes, cuts: list[int]) -> AsyncIterator[bytes]:
     yield body[previous:]
 
 
-async def _collect(body: bytes, cuts: list[int], batch_size: int) -> list[list[Any]]:
-    return [batch async for batch in iter_array_batches(_chunks(body, cuts), batch_size)]
+async def _collect(
+    body: bytes, cuts: list[int], batch_size: int, letters: list[DeadLetter] | None = None
+) -> list[list[_AnyRow]]:
+    validator = RowValidator("rows", "340884", on_dead_letter=None if letters is None else letters.append)
+    return [batch async for batch in iter_record_batches(_chunks(body, cuts), validator, _AnyRow, batch_size)]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows, st.lists(st.integers(0, 4000), max_size=12), st.integers(1, 25))
-async def test_any_chunking_gives_the_same_rows_in_bounded_batches(
-    data: list[dict[str, Any]], cuts: list[int], batch_size: int
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(elements, st.lists(st.integers(0, 4000), max_size=12), st.integers(1, 25), st.sampled_from([None, 1]))
+async def test_any_chunking_gives_the_same_records_in_bounded_batches(
+    data: list[Any], cuts: list[int], batch_size: int, indent: int | None
 ) -> None:
-    body = json.dumps(data, indent=1).encode()
-    batches = await _collect(body, cuts, batch_size)
+    body = json.dumps(data, indent=indent, ensure_ascii=False).encode()
+    letters: list[DeadLetter] = []
+    batches = await _collect(body, cuts, batch_size, letters)
     assert all(0 < len(batch) <= batch_size for batch in batches)
     assert all(len(batch) == batch_size for batch in batches[:-1])
-    assert [row for batch in batches for row in batch] == json.loads(body)
+    decoded = json.loads(body)
+    assert [record.model_extra for batch in batches for record in batch] == [e for e in decoded if type(e) is dict]
+    assert [letter.payload for letter in letters] == [e for e in decoded if type(e) is not dict]
 
 
 async def test_floats_are_floats_not_decimals() -> None:
     [[row]] = await _collect(b'[{"q": 25.5, "n": 3}]', [], 10)
-    assert type(row["q"]) is float
-    assert type(row["n"]) is int
+    assert row.model_extra == {"q": 25.5, "n": 3}
+    assert type(row.model_extra["q"]) is float
+    assert type(row.model_extra["n"]) is int
 
 
 @pytest.mark.parametrize(
@@ -61,18 +82,56 @@ async def test_floats_are_floats_not_decimals() -> None:
     [
         (b'{"code": "X"}', "expected a JSON array"),
         (b"", "empty body"),
+        (b"  ", "empty body"),
         (b'[{"a": 1}, {"a": ', "truncated"),
+        (b'[{"a": 1}, {"a": 2}', "truncated"),
+        (b'[{"a": 1},', "truncated"),
         (b"[1, 2,, 3]", "malformed"),
+        (b'[{"a": 1},, {"a": 2}]', "malformed"),
+        (b'[{"a": 1}, ]', "malformed"),
+        (b'[{"a": 1} {"a": 2}]', "expected ',' or ']' after an element"),
+        (b'[{"a": 1}] {"a": 2}', "after the closing ']'"),
+        (b'[{"a": "\xff"}]', "not UTF-8"),
     ],
 )
-async def test_bodies_that_are_not_arrays_raise_source_error(body: bytes, message: str) -> None:
+@pytest.mark.parametrize("cuts", [[], [3], [9, 11]])
+async def test_bodies_that_are_not_arrays_raise_source_error(body: bytes, message: str, cuts: list[int]) -> None:
     with pytest.raises(SourceError, match=message):
-        await _collect(body, [3], 10)
+        await _collect(body, cuts, 10)
+
+
+async def test_a_byte_order_mark_is_allowed() -> None:
+    [[row]] = await _collect(b'\xef\xbb\xbf[{"a": 1}]', [1], 10)
+    assert row.model_extra == {"a": 1}
+
+
+async def test_runs_of_elements_are_validated_whole_and_odd_bodies_go_to_the_decoder() -> None:
+    validator = RowValidator("rows", "340884")
+    rows = b",".join(b'{"id": "%d", "note": "} {"}' % i for i in range(2_000))
+    body = _ArrayBody(validator, _AnyRow)
+    records = [*body.feed(b"[" + rows[:30_000]), *body.feed(rows[30_000:] + b"]"), *body.close()]
+    assert [r.model_extra["id"] for r in records if r.model_extra] == [str(i) for i in range(2_000)]
+    assert body._decoder is None  # every run was found without decoding: no Python object before its record
+
+    # An element of 5 MiB: more than `_MAX_PENDING` held without an element's end, so the rest of the body is handed
+    # on to `ArrayDecoder` (and the bytes held stay bounded); the element still arrives whole.
+    big = b'[{"id": "big", "note": "' + b"x" * 5 * 1024 * 1024 + b'"}, {"id": "next"}]'
+    body = _ArrayBody(validator, _AnyRow)
+    records = []
+    for offset in range(0, len(big), 65_536):
+        records += body.feed(big[offset : offset + 65_536])
+        assert len(body._pending) <= 4 * 1024 * 1024 + 65_536
+    records += body.close()
+    assert body._decoder is not None
+    assert [(r.model_extra or {})["id"] for r in records] == ["big", "next"]
+    assert validator.rejected == 0
 
 
 async def test_memory_is_bounded_by_the_batch_not_the_body() -> None:
     seen = 0
-    async for batch in iter_array_batches(iter_bytes(b"[" + b",".join([b'{"id": "x"}'] * 50_000) + b"]", 4096), 100):
+    validator = RowValidator("rows", "340884")
+    chunks = iter_bytes(b"[" + b",".join([b'{"id": "x"}'] * 50_000) + b"]", 4096)
+    async for batch in iter_record_batches(chunks, validator, _AnyRow, 100):
         assert len(batch) <= 100
         seen += len(batch)
     assert seen == 50_000

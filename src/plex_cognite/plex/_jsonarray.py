@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Callable
 from json.scanner import make_scanner
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 __all__ = ["ArrayDecodeError", "ArrayDecoder"]
 
@@ -53,13 +53,21 @@ class ArrayDecoder:
         []
     """
 
-    def __init__(self) -> None:
-        self._text = codecs.getincrementaldecoder("utf-8-sig")()
+    def __init__(self, *, resume: Literal["start", "first", "next"] = "start", after_byte: int = 0) -> None:
+        """Start at the body's start, or part-way through a body whose start was read elsewhere.
+
+        Args:
+            resume: Where the bytes fed start: at the body's start (`"start"`, a UTF-8 byte-order mark allowed),
+                just after its opening `[` (`"first"`), or just after a complete element (`"next"`).
+            after_byte: How many bytes of the body were read elsewhere (named in error messages).
+        """
+        self._text = codecs.getincrementaldecoder("utf-8-sig" if resume == "start" else "utf-8")()
         self._buffer = ""
         self._pos = 0
-        self._state = _START
+        self._state = {"start": _START, "first": _FIRST, "next": _AFTER}[resume]
         self._need = 0  # characters buffered from _pos needed before retrying a cut element
         self._consumed = 0  # characters dropped from the buffer so far (for error positions)
+        self._where = f" of the body after its first {after_byte} bytes" if resume != "start" else ""
 
     def feed(self, chunk: bytes | bytearray) -> list[Any]:
         """Add bytes; return the elements completed by them.
@@ -157,4 +165,4 @@ class ArrayDecoder:
         return elements
 
     def _error(self, message: str, pos: int) -> ArrayDecodeError:
-        return ArrayDecodeError(f"{message} (at character {self._consumed + pos})")
+        return ArrayDecodeError(f"{message} (at character {self._consumed + pos}{self._where})")

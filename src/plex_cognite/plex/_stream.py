@@ -3,9 +3,10 @@
 Two paths, one validator:
 - A body that is held anyway (a history window) is parsed and validated in one pydantic-core call
   (`RowValidator.validate_json`): no Python object per row before its record exists.
-- List endpoints have no paging: `/scheduling/v1/jobs` answers one array of 100k+ objects (~20 MB+). Those bytes go
-  to an incremental decoder (`_jsonarray.ArrayDecoder`) as they arrive and rows are handed on in batches
-  (`iter_array_batches`, then `RowValidator.validate`), so memory is bounded by the batch size, not the body size.
+- List endpoints have no paging: `/scheduling/v1/jobs` answers one array of 100k+ objects (~20 MB+). Those bytes are
+  validated as they arrive, a run of complete elements per pydantic-core call (`iter_record_batches`), and records
+  are handed on in batches, so memory is bounded by the batch size, not the body size. A body that defeats that
+  (see `_ArrayBody`) goes on through the incremental decoder `_jsonarray.ArrayDecoder` and `RowValidator.validate`.
 
 Either way a batch is validated as `list[Model | Any]` (left to right): a good row becomes a record, a bad row comes
 back as its raw value, and only the bad rows are validated again on their own, for their dead letter's reason.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import pydantic
 
@@ -25,41 +26,164 @@ from plex_cognite.observability.logs import get_logger
 from plex_cognite.plex._jsonarray import ArrayDecodeError, ArrayDecoder
 from plex_cognite.typing import DeadLetterCallback
 
-__all__ = ["REASON_KINDS", "RowValidator", "decode_array", "describe", "iter_array_batches", "iter_bytes"]
+__all__ = ["REASON_KINDS", "RowValidator", "decode_array", "describe", "iter_bytes", "iter_record_batches"]
 
 _log = get_logger("plex_cognite.plex")
 
 RecordT = TypeVar("RecordT", bound=pydantic.BaseModel)
 
 
-async def iter_array_batches(chunks: AsyncIterable[bytes], batch_size: int) -> AsyncIterator[list[Any]]:
-    """Parse a JSON array arriving in byte chunks and yield its elements in lists of up to `batch_size`.
+async def iter_record_batches(
+    chunks: AsyncIterable[bytes], validator: RowValidator, model: type[RecordT], batch_size: int
+) -> AsyncIterator[list[RecordT]]:
+    """Validate a JSON array arriving in byte chunks into `model` records, yielded in lists of up to `batch_size`.
+
+    Bad rows are dead-lettered by `validator`, as `RowValidator.validate_json` does for a whole body.
 
     Args:
         chunks: The body, in chunks of any size (for example `response.aiter_bytes()`).
-        batch_size: Largest list yielded; memory held is about one batch plus one chunk.
+        validator: Validates the rows and dead-letters the bad ones.
+        model: The record type.
+        batch_size: Largest list yielded; memory held is about one batch plus a slice of the body.
 
     Yields:
-        Lists of decoded elements (as `json.loads` decodes them), in body order.
+        Non-empty lists of valid records, in body order.
 
     Raises:
         SourceError: The body is not a JSON array, or it is malformed or truncated.
+        RecordValidationError: A row failed and the validator is strict.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    decoder = ArrayDecoder()
-    batch: list[Any] = []
+    body = _ArrayBody(validator, model)
+    batch: list[RecordT] = []
     try:
         async for chunk in chunks:
-            batch.extend(decoder.feed(chunk))
+            batch.extend(body.feed(chunk))
             while len(batch) >= batch_size:
                 yield batch[:batch_size]
                 batch = batch[batch_size:]
-        batch.extend(decoder.close())
+        batch.extend(body.close())
     except ArrayDecodeError as exc:
         raise SourceError(f"malformed or truncated JSON array from Plex: {exc}") from exc
     for offset in range(0, len(batch), batch_size):
         yield batch[offset : offset + batch_size]
+
+
+_WHITESPACE = b" \t\n\r"
+#: Largest run of elements validated in one call (and so about the records a chunk can add at once).
+_SLICE_BYTES = 256 * 1024
+#: Bytes held without finding one complete element before the rest of the body goes to `ArrayDecoder`.
+_MAX_PENDING = 4 * 1024 * 1024
+#: Candidate ends tried a slice before waiting for more of the body.
+_TRIES = 4
+
+
+class _ArrayBody:
+    """A JSON array arriving in chunks, validated a run of complete elements at a time by pydantic-core.
+
+    No Python object is made for a row before its record (the stdlib scanner of `ArrayDecoder` costs about a third
+    more a row). A run of complete elements is found without decoding: the pending bytes are cut after their last
+    `}` and `[` + run + `]` is validated as `list[Model | Any]`. That only succeeds when the `}` closes a top-level
+    element (one inside a string or a nested object leaves brackets or a string open), and rows that are not valid
+    records come back raw, so a failure means "not an element's end": an earlier `}` is tried, or more bytes are
+    awaited. A body that starts with anything but `[` (a byte-order mark, an error object), or holds megabytes
+    without a `}` that ends an element, goes on through `ArrayDecoder`, which decodes anything and names the fault.
+    """
+
+    def __init__(self, validator: RowValidator, model: type[RecordT]) -> None:
+        self._validator = validator
+        self._model = model
+        self._adapter = _rows_adapter(model)
+        self._pending = bytearray()  # the body after what was validated (and its '[' or the last element's end)
+        self._read = 0  # bytes of the body no longer pending
+        self._opened = False  # the '[' was read
+        self._elements = False  # an element was validated: what is pending starts with ',' or ']'
+        self._decoder: ArrayDecoder | None = None
+
+    def feed(self, chunk: bytes | bytearray) -> list[Any]:
+        if self._decoder is not None:
+            return self._validator.validate(self._model, self._decoder.feed(chunk))
+        self._pending += chunk
+        if not self._opened:
+            start = _skip_whitespace(self._pending, 0)
+            if start == len(self._pending):
+                return []
+            if self._pending[start] != ord("["):
+                return self._hand_over(final=False)
+            self._consume(start + 1)
+            self._opened = True
+        records: list[Any] = []
+        while (values := self._cut()) is not None:
+            records += self._validator.settle(self._model, values)
+        if len(self._pending) > _MAX_PENDING:
+            records += self._hand_over(final=False)
+        return records
+
+    def close(self) -> list[Any]:
+        if self._decoder is None:
+            if not self._opened:
+                return self._hand_over(final=True)
+            pending = self._pending
+            start = _skip_whitespace(pending, 0)
+            if self._elements and start < len(pending) and pending[start] == ord(","):
+                start = _skip_whitespace(pending, start + 1)
+                if start == len(pending) or pending[start] == ord("]"):  # "[..., ]" is not JSON, "[]" would be
+                    return self._hand_over(final=True)
+            elif self._elements and (start == len(pending) or pending[start] != ord("]")):
+                return self._hand_over(final=True)
+            try:
+                values = self._adapter.validate_json(b"[" + pending[start:])
+            except pydantic.ValidationError:  # not one well-formed rest of an array: the decoder says why
+                return self._hand_over(final=True)
+            self._consume(len(pending))
+            return self._validator.settle(self._model, values)
+        return self._validator.validate(self._model, self._decoder.close())
+
+    def _cut(self) -> list[Any] | None:
+        """Validate the run of complete elements the pending bytes start with, if one can be found."""
+        pending = self._pending
+        start = 0
+        if self._elements:
+            start = _skip_whitespace(pending, 0)
+            if start == len(pending) or pending[start] != ord(","):
+                return None  # the array's end, a fault, or not yet arrived: `close` or the decoder deal with it
+            start += 1
+        end = min(len(pending), start + _SLICE_BYTES)
+        for _ in range(_TRIES):
+            last = pending.rfind(b"}", start, end)
+            if last < 0:
+                return None
+            try:
+                values = self._adapter.validate_json(b"[" + pending[start : last + 1] + b"]")
+            except pydantic.ValidationError:
+                end = last
+                continue
+            self._consume(last + 1)
+            self._elements = True
+            return values
+        return None
+
+    def _consume(self, size: int) -> None:
+        del self._pending[:size]
+        self._read += size
+
+    def _hand_over(self, *, final: bool) -> list[Any]:
+        """Decode the rest of the body with `ArrayDecoder`, from where this left off."""
+        resume: Literal["start", "first", "next"] = "next" if self._elements else "first" if self._opened else "start"
+        self._decoder = ArrayDecoder(resume=resume, after_byte=self._read)
+        rows = self._decoder.feed(self._pending)
+        self._pending = bytearray()
+        if final:
+            rows += self._decoder.close()
+        return self._validator.validate(self._model, rows)
+
+
+def _skip_whitespace(data: bytearray, pos: int) -> int:
+    size = len(data)
+    while pos < size and data[pos] in _WHITESPACE:
+        pos += 1
+    return pos
 
 
 def decode_array(body: bytes | bytearray) -> list[Any]:
@@ -175,7 +299,7 @@ class RowValidator:
         Raises:
             RecordValidationError: A row failed and the validator is strict.
         """
-        return self._settle(model, _rows_adapter(model).validate_python(rows))
+        return self.settle(model, _rows_adapter(model).validate_python(rows))
 
     def validate_json(self, model: type[RecordT], body: bytes | bytearray) -> list[RecordT]:
         """Parse a whole JSON array body and validate it into `model` instances in one pydantic-core call.
@@ -192,10 +316,13 @@ class RowValidator:
             values = _rows_adapter(model).validate_json(body)
         except pydantic.ValidationError:
             return self.validate(model, decode_array(body))
-        return self._settle(model, values)
+        return self.settle(model, values)
 
-    def _settle(self, model: type[RecordT], values: list[Any]) -> list[RecordT]:
-        """Keep the records; validate each raw value that is not one on its own, for its dead letter's reason."""
+    def settle(self, model: type[RecordT], values: list[Any]) -> list[RecordT]:
+        """Keep the records of a `list[model | Any]` validation; dead-letter the raw values with their reasons.
+
+        Each raw value that is not a record is validated again on its own, for its dead letter's reason.
+        """
         records: list[RecordT] = []
         for value in values:
             if isinstance(value, model):

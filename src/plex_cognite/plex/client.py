@@ -41,7 +41,7 @@ from plex_cognite.plex._dates import Window, iter_windows
 from plex_cognite.plex._defaults import default_breaker, default_limiter, default_retry
 from plex_cognite.plex._ds_accounts import DataSourceAccounts
 from plex_cognite.plex._history import WindowBatch, WindowReader
-from plex_cognite.plex._stream import RowValidator, iter_array_batches
+from plex_cognite.plex._stream import RowValidator, iter_record_batches
 from plex_cognite.plex.datasource import DataSourceClient
 from plex_cognite.plex.models import (
     Building,
@@ -313,12 +313,9 @@ class AsyncPlexClient:
         while True:
             response = await self._retry.acall(session.open_stream, path, pcn, params)
             try:
-                async for rows in iter_array_batches(response.aiter_bytes(), self._batch_size):
-                    records = validator.validate(model, rows)
-                    del rows  # not held while the consumer works on the records
-                    if records:
-                        self._count(pcn, stream, len(records))
-                        yield records
+                async for records in iter_record_batches(response.aiter_bytes(), validator, model, self._batch_size):
+                    self._count(pcn, stream, len(records))
+                    yield records
                 return
             except httpx.TransportError as exc:
                 if restarts >= _MAX_STREAM_RESTARTS:
