@@ -113,6 +113,19 @@ async def test_runs_of_elements_are_validated_whole_and_odd_bodies_go_to_the_dec
     assert [r.model_extra["id"] for r in records if r.model_extra] == [str(i) for i in range(2_000)]
     assert body._decoder is None  # every run was found without decoding: no Python object before its record
 
+    # An element bigger than a slice (256 KiB) but not than `_MAX_PENDING`, then 1 MiB of rows: found without the
+    # decoder, and the rows after it do not pile up behind it.
+    wide = b'[{"id": "wide", "note": "' + b"y" * 300_000 + b'"}'
+    rest = b"".join(b', {"id": "%d"}' % i for i in range(80_000)) + b"]"
+    body = _ArrayBody(validator, _AnyRow)
+    records = []
+    for offset in range(0, len(wide + rest), 65_536):
+        records += body.feed((wide + rest)[offset : offset + 65_536])
+        assert len(body._pending) <= 300_100 + 65_536
+    records += body.close()
+    assert [(r.model_extra or {})["id"] for r in records] == ["wide", *map(str, range(80_000))]
+    assert body._decoder is None
+
     # An element of 5 MiB: more than `_MAX_PENDING` held without an element's end, so the rest of the body is handed
     # on to `ArrayDecoder` (and the bytes held stay bounded); the element still arrives whole.
     big = b'[{"id": "big", "note": "' + b"x" * 5 * 1024 * 1024 + b'"}, {"id": "next"}]'

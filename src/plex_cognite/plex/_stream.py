@@ -149,19 +149,22 @@ class _ArrayBody:
             if start == len(pending) or pending[start] != ord(","):
                 return None  # the array's end, a fault, or not yet arrived: `close` or the decoder deal with it
             start += 1
-        end = min(len(pending), start + _SLICE_BYTES)
-        for _ in range(_TRIES):
-            last = pending.rfind(b"}", start, end)
-            if last < 0:
-                return None
-            try:
-                values = self._adapter.validate_json(b"[" + pending[start : last + 1] + b"]")
-            except pydantic.ValidationError:
-                end = last
-                continue
-            self._consume(last + 1)
-            self._elements = True
-            return values
+        # A slice first (bounding the records one call makes), then all that is pending, for an element bigger
+        # than a slice.
+        for limit in dict.fromkeys((min(len(pending), start + _SLICE_BYTES), len(pending))):
+            end = limit
+            for _ in range(_TRIES):
+                last = pending.rfind(b"}", start, end)
+                if last < 0:
+                    break
+                try:
+                    values = self._adapter.validate_json(b"[" + pending[start : last + 1] + b"]")
+                except pydantic.ValidationError:
+                    end = last
+                    continue
+                self._consume(last + 1)
+                self._elements = True
+                return values
         return None
 
     def _consume(self, size: int) -> None:
