@@ -63,9 +63,10 @@ def canonical_hash(payload: JSONValue | Mapping[str, object]) -> bytes:
 # The JSON that digests are taken of is the stdlib's `json.dumps(sort_keys=True, separators=(",", ":"),
 # ensure_ascii=False)`, encoded as UTF-8: digests kept in state stores by earlier releases must stay valid. orjson
 # writes exactly those bytes for plain str, int (64-bit), bool, None, dict and list values (strings escaped alike,
-# keys sorted by code point as UTF-8 preserves), about 4x faster; it writes floats differently (`1e-05` as
-# `0.00001`, NaN as `null`), so a payload holding anything else (a float, a subclass, a mapping proxy) takes the
-# stdlib path. So does one orjson refuses (an int beyond 64 bits, a non-str key, deep nesting).
+# keys sorted by code point as UTF-8 preserves), about 10x faster (half a hash's time, with the check). It writes
+# floats differently (`1e-05` as `0.00001`, NaN as `null`), so a payload holding anything else (a float, a
+# subclass, a mapping proxy) takes the stdlib path. So does one orjson refuses (an int beyond 64 bits, a non-str
+# key, deep nesting).
 _SORTED = orjson.OPT_SORT_KEYS
 
 

@@ -121,24 +121,24 @@ class _ArrayBody:
         return records
 
     def close(self) -> list[Any]:
-        if self._decoder is None:
-            if not self._opened:
+        if self._decoder is not None:
+            return self._validator.validate(self._model, self._decoder.close())
+        if not self._opened:
+            return self._hand_over(final=True)
+        pending = self._pending
+        start = _skip_whitespace(pending, 0)
+        if self._elements and start < len(pending) and pending[start] == ord(","):
+            start = _skip_whitespace(pending, start + 1)
+            if start == len(pending) or pending[start] == ord("]"):  # "[..., ]" is not JSON, "[]" would be
                 return self._hand_over(final=True)
-            pending = self._pending
-            start = _skip_whitespace(pending, 0)
-            if self._elements and start < len(pending) and pending[start] == ord(","):
-                start = _skip_whitespace(pending, start + 1)
-                if start == len(pending) or pending[start] == ord("]"):  # "[..., ]" is not JSON, "[]" would be
-                    return self._hand_over(final=True)
-            elif self._elements and (start == len(pending) or pending[start] != ord("]")):
-                return self._hand_over(final=True)
-            try:
-                values = self._adapter.validate_json(b"[" + pending[start:])
-            except pydantic.ValidationError:  # not one well-formed rest of an array: the decoder says why
-                return self._hand_over(final=True)
-            self._consume(len(pending))
-            return self._validator.settle(self._model, values)
-        return self._validator.validate(self._model, self._decoder.close())
+        elif self._elements and (start == len(pending) or pending[start] != ord("]")):
+            return self._hand_over(final=True)
+        try:
+            values = self._adapter.validate_json(b"[" + pending[start:])
+        except pydantic.ValidationError:  # not one well-formed rest of an array: the decoder says why
+            return self._hand_over(final=True)
+        self._consume(len(pending))
+        return self._validator.settle(self._model, values)
 
     def _cut(self) -> list[Any] | None:
         """Validate the run of complete elements the pending bytes start with, if one can be found."""
@@ -190,7 +190,7 @@ def _skip_whitespace(data: bytearray, pos: int) -> int:
 
 
 def decode_array(body: bytes | bytearray) -> list[Any]:
-    """Decode a whole JSON array body (with the same checks and errors as `iter_array_batches`).
+    """Decode a whole JSON array body (with the same checks and errors as `iter_record_batches`).
 
     Raises:
         SourceError: The body is not a JSON array, or it is malformed or truncated.
