@@ -52,7 +52,7 @@ def bench(session: nox.Session) -> None:
 
     The end-to-end benchmark runs with `--compare` (the cognite-extractor-utils peer, in its own venv
     `benchmarks/.venv-peer` created on first use, and the raw-SDK ceiling), on loopback and then with 200 ms per
-    request. `nox -s bench -- SCRIPT [ARGS...]` runs one script with its own arguments instead.
+    request, reporting the median of three library and raw-SDK runs. `nox -s bench -- SCRIPT [ARGS...]` runs one script with its own arguments instead.
     """
     session.install("-e", ".[dev]")
     if session.posargs:
@@ -60,7 +60,7 @@ def bench(session: nox.Session) -> None:
         return
     for script in sorted(__import__("pathlib").Path("benchmarks").glob("bench_*.py")):
         if script.name == "bench_end_to_end.py":
-            session.run("python", str(script), "--compare")
-            session.run("python", str(script), "--sizes", "100k", "--compare", "--wan")
+            session.run("python", str(script), "--compare", "--repeat", "3")
+            session.run("python", str(script), "--sizes", "100k", "--compare", "--wan", "--repeat", "3")
         else:
             session.run("python", str(script))
