@@ -52,7 +52,8 @@ def bench(session: nox.Session) -> None:
 
     The end-to-end benchmark runs with `--compare` (the cognite-extractor-utils peer, in its own venv
     `benchmarks/.venv-peer` created on first use, and the raw-SDK ceiling), on loopback and then with 200 ms per
-    request, reporting the median of three library and raw-SDK runs. `nox -s bench -- SCRIPT [ARGS...]` runs one script with its own arguments instead.
+    request, reporting the median of three library and raw-SDK runs. `nox -s bench -- SCRIPT [ARGS...]` runs one
+    script with its own arguments instead.
     """
     session.install("-e", ".[dev]")
     if session.posargs:
