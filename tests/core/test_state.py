@@ -5,9 +5,10 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pytest
 
-from plex_cognite.core.state import LocalStateStore, MemoryStateStore, StreamState
+from plex_cognite.core.state import LocalStateStore, MemoryStateStore, StreamState, _line_key
 from plex_cognite.errors import StateError
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -115,6 +116,73 @@ async def test_the_log_is_compacted_and_keeps_every_stream(tmp_path: Path, monke
     loaded = await LocalStateStore(path).load("1", "parts")
     assert dict(loaded.hashes()) == {f"x{r % 7}": r.to_bytes(8, "big") for r in range(193, 200)}
     assert (await LocalStateStore(path).load("1", "jobs")).hash_of("PCN1_PART_a") == b"\x01" * 8
+
+
+async def test_a_log_that_only_grows_with_new_digests_is_not_compacted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A first run: every commit adds digests and supersedes little, so rewriting the log would gain nothing.
+    monkeypatch.setattr("plex_cognite.core.state._COMPACT_MIN_BYTES", 2000)
+    path = tmp_path / "state.json"
+    store = LocalStateStore(path)
+    state = await store.load("1", "jobs")
+    for batch in range(40):
+        for i in range(20):
+            state.set_hash(f"PCN1_JOB_{batch:02d}_{i:02d}", (batch * 20 + i).to_bytes(8, "big"))
+        await store.commit("1", "jobs", state)
+    assert path.stat().st_size > 4 * 2000  # far past the floor and 4x the first (compacting) write ...
+    assert len(path.read_text().splitlines()) == 1 + 40  # ... yet every commit was appended: header + 40 lines
+    loaded = await LocalStateStore(path).load("1", "jobs")
+    assert dict(loaded.hashes()) == dict(state.hashes())
+
+
+async def test_a_compaction_holds_one_streams_digests_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("plex_cognite.core.state._COMPACT_MIN_BYTES", 2000)
+    path = tmp_path / "state.json"
+    store = LocalStateStore(path)
+    for stream in ("jobs", "parts", "scrap"):
+        await store.commit("1", stream, sample_state())
+    replayed: list[list[str]] = []
+    replay = LocalStateStore._replay
+
+    def recording(self: LocalStateStore, only: str | None, seen: set[str] | None = None) -> dict[str, object]:
+        entries = replay(self, only, seen)
+        replayed.append(sorted(entries))
+        return entries  # type: ignore[return-value]
+
+    monkeypatch.setattr(LocalStateStore, "_replay", recording)
+    state = await store.load("1", "parts")
+    for round_ in range(200):  # the same seven digests over and over: the log is mostly superseded lines
+        state.set_hash(f"x{round_ % 7}", round_.to_bytes(8, "big"))
+        await store.commit("1", "parts", state)
+    assert path.stat().st_size < 4000  # compacted
+    assert replayed
+    assert max(map(len, replayed)) == 1  # every replay, compactions' included, built one stream's entry only
+    for stream in ("jobs", "scrap"):
+        assert (await LocalStateStore(path).load("1", stream)).hash_of("PCN1_PART_a") == b"\x01" * 8
+
+
+async def test_loading_a_stream_skips_the_other_streams_lines_unparsed(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    store = LocalStateStore(path)
+    await store.commit("1", "jobs", sample_state())
+    await store.commit("1", "parts", sample_state())
+    header, jobs, parts = path.read_text().splitlines()
+    broken = jobs.replace('"set":{', '"set":{oops', 1)  # still starts with its key, but is no JSON
+    path.write_text("\n".join([header, broken, parts]) + "\n")
+    assert (await LocalStateStore(path).load("1", "parts")).hash_of("PCN1_PART_b") == b"\x02" * 8
+    with pytest.raises(StateError, match="unreadable or corrupt"):
+        await LocalStateStore(path).load("1", "jobs")
+
+
+def test_a_line_key_with_escapes_is_read_by_parsing_the_line() -> None:
+    line = orjson.dumps({"key": 'a"b\\c', "whole": True, "meta": {}, "set": {}}) + b"\n"
+    assert _line_key(line) == 'a"b\\c'
+    assert _line_key(b'{"key":"1:jobs","whole":false}\n') == "1:jobs"
+    with pytest.raises(orjson.JSONDecodeError):
+        _line_key(b"not json\n")
 
 
 async def test_compaction_splits_a_big_stream_over_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
