@@ -103,9 +103,15 @@ async def test_a_state_file_of_the_earlier_format_is_read_and_rewritten_as_a_log
     assert (await LocalStateStore(path).load("1", "parts")).hash_of("PCN1_PART_a") == b"\x01" * 8
 
 
-async def test_the_log_is_compacted_and_keeps_every_stream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def small_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A state file whose log may be compacted from 2,000 bytes on (not 4 MiB)."""
     monkeypatch.setattr("plex_cognite.core.state._COMPACT_MIN_BYTES", 2000)
-    path = tmp_path / "state.json"
+    return tmp_path / "state.json"
+
+
+async def test_the_log_is_compacted_and_keeps_every_stream(small_log: Path) -> None:
+    path = small_log
     store = LocalStateStore(path)
     await store.commit("1", "jobs", sample_state())
     state = await store.load("1", "parts")
@@ -118,12 +124,9 @@ async def test_the_log_is_compacted_and_keeps_every_stream(tmp_path: Path, monke
     assert (await LocalStateStore(path).load("1", "jobs")).hash_of("PCN1_PART_a") == b"\x01" * 8
 
 
-async def test_a_log_that_only_grows_with_new_digests_is_not_compacted(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_log_that_only_grows_with_new_digests_is_not_compacted(small_log: Path) -> None:
     # A first run: every commit adds digests and supersedes little, so rewriting the log would gain nothing.
-    monkeypatch.setattr("plex_cognite.core.state._COMPACT_MIN_BYTES", 2000)
-    path = tmp_path / "state.json"
+    path = small_log
     store = LocalStateStore(path)
     state = await store.load("1", "jobs")
     for batch in range(40):
@@ -137,10 +140,9 @@ async def test_a_log_that_only_grows_with_new_digests_is_not_compacted(
 
 
 async def test_a_compaction_holds_one_streams_digests_at_a_time(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    small_log: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("plex_cognite.core.state._COMPACT_MIN_BYTES", 2000)
-    path = tmp_path / "state.json"
+    path = small_log
     store = LocalStateStore(path)
     for stream in ("jobs", "parts", "scrap"):
         await store.commit("1", stream, sample_state())

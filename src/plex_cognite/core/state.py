@@ -347,7 +347,7 @@ class LocalStateStore:
         self._compact_size = 0  # bytes right after the last compaction (or of the file as first read)
         self._needs_rewrite = False  # an earlier format, or a torn tail: rewrite before appending
         self._committed: dict[str, StreamState] = {}  # the state object last loaded/committed per stream
-        self._digests: dict[str, int] = {}  # digests per stream as last committed (what the log holds of it)
+        self._digests: dict[str, int] = {}  # digests per stream as last loaded/committed (what the log holds of it)
         self._written: dict[str, dict[str, bytes]] = {}  # digests of the meta fields last written per stream
 
     # -- reading ---------------------------------------------------------------------------------------------------
@@ -482,9 +482,9 @@ class LocalStateStore:
     def _write(self, lines: list[bytes], live: int) -> None:
         """Append `lines`, or compact the log with them applied when it has grown well past what it holds.
 
-        `live` estimates what the log holds (at least) from the digests of the streams committed: a first run, whose
-        log only grows with new digests, is then not compacted part-way for nothing (on the 100k-jobs plant that
-        compaction was a second of CPU and the run's peak of memory).
+        `live` estimates what the log holds (at least) from the digests of the streams loaded or committed: a first
+        run, whose log only grows with new digests, is then not compacted part-way for nothing (on the 100k-jobs
+        plant that compaction was a second of CPU and the run's peak of memory).
         """
         if self._size < 0:
             self._replay(None)
@@ -506,8 +506,8 @@ class LocalStateStore:
         """Rewrite the file as the header plus each stream's lines (with `lines` applied), atomically.
 
         A stream at a time: the log is replayed once per stream, for that stream only (other streams' lines are
-        skipped unparsed), so a compaction holds the digests of one stream, not of every stream at once (on the
-        100k-jobs plant that was the run's peak of memory: 27 MiB for all 177,000 digests at once).
+        skipped unparsed), so a compaction holds the digests of one stream, not those of every stream of every PCN
+        in the file at once.
         """
         keys: set[str] = set()
         self._replay(_NO_STREAM, seen=keys)
