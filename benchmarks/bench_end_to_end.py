@@ -400,12 +400,12 @@ def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return median
 
 
-def _spread(run: dict[str, Any]) -> str:
-    """` (median of 3: 21.0-23.4 s)` after a wall time measured more than once, else nothing."""
+def _spread(run: dict[str, Any], whose: str = "") -> str:
+    """` (median of 3: 21.0-23.4 s)` (or ` (raw SDK median of 3: ...)`) after a wall time measured more than once."""
     walls = run.get("walls", [])
     if len(walls) < 2:
         return ""
-    return f" (median of {len(walls)}: {min(walls):.1f}-{max(walls):.1f} s)"
+    return f" ({whose}median of {len(walls)}: {min(walls):.1f}-{max(walls):.1f} s)"
 
 
 def run_size(
@@ -426,19 +426,19 @@ def run_size(
         outcome["cdf"] = fakes.send("counts")
         return outcome
 
+    def extract(label: str, attempt: int, workdir: str) -> dict[str, Any]:
+        where = f"{profile}.{size}.{label}{attempt + 1 if repeat > 1 else ''}.prof" if profile else None
+        fakes.send("reset")
+        return counted(_in_process(context, _extract, size, plex_url, cdf_url, workdir, where))
+
     firsts: list[dict[str, Any]] = []
     for attempt in range(repeat):
         if attempt:
             fakes.send("wipe")
         with tempfile.TemporaryDirectory() as workdir:
-            for label in ("first", "rerun") if attempt == repeat - 1 else ("first",):
-                where = f"{profile}.{size}.{label}{attempt + 1 if repeat > 1 else ''}.prof" if profile else None
-                fakes.send("reset")
-                outcome = counted(_in_process(context, _extract, size, plex_url, cdf_url, workdir, where))
-                if label == "first":
-                    firsts.append(outcome)
-                else:
-                    results[label] = outcome
+            firsts.append(extract("first", attempt, workdir))
+            if attempt == repeat - 1:  # the re-run, over the state of the last first run
+                results["rerun"] = extract("rerun", attempt, workdir)
     results["first"] = _median_run(firsts)
     if passes:
         fakes.send("wipe")
@@ -482,7 +482,7 @@ def _print_comparison(result: dict[str, Any], network: str) -> None:
         )
     )
     lib, peer, raw = runs.values()
-    print(f"   -- {network}: library vs peer vs raw SDK{_spread(raw).replace(' (', ' (raw SDK ')}")
+    print(f"   -- {network}: library vs peer vs raw SDK{_spread(raw, 'raw SDK ')}")
     print(f"   {'':32}" + "".join(f"{name:>26}" for name in runs))
     for label, cells in rows:
         print(f"   {label:32}" + "".join(f"{cell:>26}" for cell in cells))
