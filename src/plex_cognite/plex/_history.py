@@ -169,7 +169,7 @@ class WindowReader:
         validator: RowValidator,
         time_of: Callable[[RecordT], datetime],
     ) -> AsyncGenerator[WindowBatch[RecordT], None]:
-        # The body is held anyway (a window is delivered whole or not at all): parse and validate it in one call.
+        # The body is held anyway (a window is delivered whole or not at all): validate it, a slice at a time.
         # Plex does not document whether endDate is inclusive: keep [start, end) so no row is delivered twice.
         records = [record for record in validator.validate_json(model, body) if window.contains(time_of(record))]
         del body  # the records are all that is needed from here on
