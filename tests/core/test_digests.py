@@ -14,21 +14,34 @@ from plex_cognite.core._digests import DigestTable
 
 _IDS = st.sampled_from(["a", "b", "PCN1_JOB_é", "", "PCN1_PART_713f4824", "x" * 70, "ab", "ba"])
 _DIGESTS = st.one_of(st.binary(min_size=8, max_size=8), st.binary(max_size=12))
-_OPS = st.lists(st.tuples(st.booleans(), _IDS, _DIGESTS), max_size=120)
+_OPS = st.lists(st.tuples(st.sampled_from(["set", "set", "pop", "clean"]), _IDS, _DIGESTS), max_size=120)
 
 
-def _check_like_a_dict(ops: list[tuple[bool, str, bytes]]) -> None:
+def _check_like_a_dict(ops: list[tuple[str, str, bytes]]) -> None:
     table, model = DigestTable(), dict[str, bytes]()
-    for is_set, xid, digest in ops:
-        if is_set:
+    changed: set[str] = set()  # what a state store would write on its next commit
+    for op, xid, digest in ops:
+        if op == "set":
             assert table.set(xid, digest) == (model.get(xid) != digest)
+            if model.get(xid) != digest:
+                changed.add(xid)
             model[xid] = digest
-        else:
+        elif op == "pop":
             assert table.pop(xid) == (model.pop(xid, None) is not None)
+            changed.discard(xid)
+        else:
+            table.mark_clean()
+            changed.clear()
         assert len(table) == len(model)
     assert list(table.items()) == list(model.items())  # insertion order, like a dict
     assert table == model
-    assert list(DigestTable.from_distinct(model.items()).items()) == list(model.items())
+    expected_changes = [(xid, digest) for xid, digest in model.items() if xid in changed]
+    assert list(table.changed()) == expected_changes
+    for copied in (table.copy(), pickle.loads(pickle.dumps(table))):
+        assert list(copied.changed()) == expected_changes
+    loaded = DigestTable.from_distinct(model.items())
+    assert list(loaded.items()) == list(model.items())
+    assert list(loaded.changed()) == []
     for _, xid, digest in ops:
         assert table.get(xid) == model.get(xid)
         assert table.matches(xid, digest) == (model.get(xid) == digest)
@@ -37,13 +50,13 @@ def _check_like_a_dict(ops: list[tuple[bool, str, bytes]]) -> None:
 
 @settings(max_examples=300)
 @given(_OPS)
-def test_behaves_like_a_dict(ops: list[tuple[bool, str, bytes]]) -> None:
+def test_behaves_like_a_dict(ops: list[tuple[str, str, bytes]]) -> None:
     _check_like_a_dict(ops)
 
 
 @settings(max_examples=100)
 @given(_OPS)
-def test_behaves_like_a_dict_when_every_id_collides(ops: list[tuple[bool, str, bytes]]) -> None:
+def test_behaves_like_a_dict_when_every_id_collides(ops: list[tuple[str, str, bytes]]) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(_digests, "_hash", lambda external_id: 7)  # one probe chain for everything
         patch.setattr(_digests, "_BLOCK", 3)  # `items()` crosses block boundaries
@@ -52,6 +65,7 @@ def test_behaves_like_a_dict_when_every_id_collides(ops: list[tuple[bool, str, b
 
 def test_many_removals_shrink_the_buffers_and_keep_the_rest() -> None:
     table = DigestTable((f"id{i}", i.to_bytes(8, "little")) for i in range(5000))
+    table.mark_clean()
     for i in range(0, 5000, 3):
         table.set(f"id{i}", b"\xff" * 8)
     for i in range(4000):
@@ -61,6 +75,7 @@ def test_many_removals_shrink_the_buffers_and_keep_the_rest() -> None:
     assert dict(table.items()) == {
         f"id{i}": (b"\xff" * 8 if i % 3 == 0 else i.to_bytes(8, "little")) for i in range(4000, 5000)
     }
+    assert list(table.changed()) == [(f"id{i}", b"\xff" * 8) for i in range(4000, 5000) if i % 3 == 0]
 
 
 def test_copy_is_independent() -> None:

@@ -6,7 +6,9 @@ arenas long after the run's transient objects are gone. `DigestTable` keeps the 
 
 - the ids' UTF-8 back to back in one `bytearray`, with their boundaries in an `array("Q")`;
 - the digests in one `bytearray`, `width` bytes an entry (a digest of another length is kept aside);
-- each id's `hash()` in an `array("q")`, and an open-addressing index (linear probing) of 4-byte entry numbers.
+- each id's `hash()` in an `array("q")`, and an open-addressing index (linear probing) of 4-byte entry numbers;
+- a byte an entry that says whether it was set since `mark_clean()` (what a state store writes on its next commit:
+  a set of the changed ids would hold every id of a first run again, as strings, until the stream commits).
 
 That is about the id's length plus 40 bytes an entry (about 90 at Plex's ids). Lookups cost a few microseconds
 (Python code instead of the dict's C, `benchmarks/bench_state.py` measures both); a run does two per item, next to
@@ -48,7 +50,7 @@ class DigestTable:
         width: The digest length stored inline; digests of another length take a side dict's slot instead.
     """
 
-    __slots__ = ("_bounds", "_digests", "_filled", "_gone", "_hashes", "_ids", "_index", "_odd", "_width")
+    __slots__ = ("_bounds", "_digests", "_dirty", "_filled", "_gone", "_hashes", "_ids", "_index", "_odd", "_width")
 
     def __init__(self, items: Iterable[tuple[str, bytes]] = (), *, width: int = DIGEST_SIZE) -> None:
         self._width = width
@@ -58,7 +60,7 @@ class DigestTable:
 
     @classmethod
     def from_distinct(cls, items: Iterable[tuple[str, bytes]], *, width: int = DIGEST_SIZE) -> DigestTable:
-        """A table of pairs whose ids are known to be distinct (a mapping's items), indexed once at the end.
+        """A clean table of pairs whose ids are known to be distinct (a mapping's items), indexed once at the end.
 
         About twice as fast as inserting them one by one (no lookup per pair). Ids that repeat would leave
         unreachable duplicates: use the constructor for anything but a mapping's items.
@@ -74,6 +76,7 @@ class DigestTable:
         self._bounds = array("Q", [0])  # entry j's id is _ids[_bounds[j]:_bounds[j + 1]]
         self._hashes = array("q")  # _hash(id) of entry j
         self._digests = bytearray()  # entry j's digest: `_width` bytes at `_width * j`
+        self._dirty = bytearray()  # entry j was set since `mark_clean()` when byte j is 1
         self._odd: dict[int, bytes] = {}  # digests of another length, by entry
         self._gone: set[int] = set()  # removed entries (their index slots are dummies)
         self._index = array("i", [_EMPTY]) * _MIN_SLOTS
@@ -177,10 +180,12 @@ class DigestTable:
             if self._digest(entry) == digest:
                 return False
             self._store(entry, digest)
+            self._dirty[entry] = 1
             return True
         if self._index[slot] == _EMPTY:
             self._filled += 1
-        self._index[slot] = self._append(key, h, digest)
+        entry = self._index[slot] = self._append(key, h, digest)
+        self._dirty[entry] = 1
         if 3 * self._filled >= 2 * len(self._index):
             self._rebuild()
         return True
@@ -192,6 +197,7 @@ class DigestTable:
         self._bounds.append(len(self._ids))
         self._hashes.append(h)
         self._digests += bytes(self._width)
+        self._dirty.append(0)
         self._store(entry, digest)
         return entry
 
@@ -210,6 +216,7 @@ class DigestTable:
             return False
         self._index[slot] = _DUMMY
         self._gone.add(entry)
+        self._dirty[entry] = 0
         self._odd.pop(entry, None)
         if 2 * len(self._gone) > len(self._hashes):
             self._rebuild()
@@ -218,7 +225,9 @@ class DigestTable:
     def _rebuild(self) -> None:
         """Drop removed entries from the buffers (when they are many) and re-index at a third full."""
         if 2 * len(self._gone) > len(self._hashes):
+            gone = self._gone
             rebuilt = DigestTable.from_distinct(self.items(), width=self._width)
+            rebuilt._dirty = bytearray(flag for entry, flag in enumerate(self._dirty) if entry not in gone)
             for name in self.__slots__:  # take over the rebuilt buffers
                 setattr(self, name, getattr(rebuilt, name))
             return
@@ -238,13 +247,29 @@ class DigestTable:
         self._index = index
         self._filled = len(self)
 
+    def changed(self) -> Iterator[tuple[str, bytes]]:
+        """`(external_id, digest)` of each entry set since `mark_clean()`, in insertion order.
+
+        Consume it before changing the table.
+        """
+        dirty, bounds, ids = self._dirty, self._bounds, self._ids
+        entry = dirty.find(1)
+        while entry >= 0:
+            yield ids[bounds[entry] : bounds[entry + 1]].decode("utf-8"), self._digest(entry)
+            entry = dirty.find(1, entry + 1)
+
+    def mark_clean(self) -> None:
+        """Forget which entries were set (`changed()` is empty until the next `set`)."""
+        self._dirty = bytearray(len(self._hashes))
+
     def copy(self) -> DigestTable:
-        """An independent copy."""
+        """An independent copy (which entries were set since `mark_clean()` included)."""
         clone = DigestTable.__new__(DigestTable)
         clone._ids = bytearray(self._ids)
         clone._bounds = self._bounds[:]
         clone._hashes = self._hashes[:]
         clone._digests = bytearray(self._digests)
+        clone._dirty = bytearray(self._dirty)
         clone._odd = dict(self._odd)
         clone._gone = set(self._gone)
         clone._index = self._index[:]
@@ -256,16 +281,24 @@ class DigestTable:
 
     def __reduce__(self) -> tuple[Any, ...]:
         parts = (bytes(self._ids), self._bounds, bytes(self._digests), self._odd, self._gone, self._width)
-        return (_unpickle, parts)
+        return (_unpickle, (*parts, bytes(self._dirty)))
 
 
 def _unpickle(
-    ids: bytes, bounds: array[int], digests: bytes, odd: dict[int, bytes], gone: set[int], width: int
+    ids: bytes,
+    bounds: array[int],
+    digests: bytes,
+    odd: dict[int, bytes],
+    gone: set[int],
+    width: int,
+    dirty: bytes = b"",
 ) -> DigestTable:
     table = DigestTable(width=width)
     table._ids = bytearray(ids)
     table._bounds = bounds
     table._digests = bytearray(digests)
+    # A pickle of a version without the flags (or a damaged one) unpickles clean.
+    table._dirty = bytearray(dirty) if len(dirty) == len(bounds) - 1 else bytearray(len(bounds) - 1)
     table._odd = odd
     table._gone = gone
     table._hashes = array("q", (_hash(ids[bounds[j] : bounds[j + 1]].decode("utf-8")) for j in range(len(bounds) - 1)))

@@ -32,6 +32,7 @@ import hashlib
 import itertools
 import json
 import os
+import weakref
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from copy import deepcopy
@@ -90,8 +91,8 @@ class StreamState:
     deferred: dict[str, JSONValue] = field(default_factory=dict)
     extra: dict[str, JSONValue] = field(default_factory=dict)
     _hashes: DigestTable = field(default_factory=DigestTable, repr=False)
-    _dirty: set[str] = field(default_factory=set, repr=False)  # ids given a digest since `mark_clean()`
-    _dropped: set[str] = field(default_factory=set, repr=False)  # ids whose digest went since `mark_clean()`
+    # The table knows which ids were given a digest since `mark_clean()`; the ids whose digest went are kept here.
+    _dropped: set[str] = field(default_factory=set, repr=False)
 
     # -- content hashes --------------------------------------------------------------------------------------------
 
@@ -105,15 +106,13 @@ class StreamState:
 
     def set_hash(self, external_id: str, digest: bytes) -> None:
         """Record that the item with this digest was written (call only after acknowledgement)."""
-        if self._hashes.set(external_id, digest):
-            self._dirty.add(external_id)
+        if self._hashes.set(external_id, digest) and self._dropped:
             self._dropped.discard(external_id)
 
     def forget_hash(self, external_id: str) -> None:
         """Drop the digest of `external_id` (the next run writes it again)."""
         if self._hashes.pop(external_id):
             self._dropped.add(external_id)
-            self._dirty.discard(external_id)
 
     @property
     def hash_count(self) -> int:
@@ -127,24 +126,19 @@ class StreamState:
     @property
     def dirty_hashes(self) -> frozenset[str]:
         """External ids whose digest changed (or was dropped) since the last `mark_clean()`."""
-        return frozenset(self._dirty | self._dropped)
+        return frozenset(itertools.chain((xid for xid, _ in self._hashes.changed()), self._dropped))
 
     def hash_changes(self) -> tuple[Iterator[tuple[str, bytes]], list[str]]:
         """What changed since the last `mark_clean()`: `(external_id, digest)` of each digest set, and the ids dropped.
 
-        One lookup per changed id (stores write only these). Consume the pairs before changing the state.
+        The changed ids are read off the digest table (stores write only these). Consume the pairs before changing
+        the state.
         """
-        return self._digests_set(), list(self._dropped)
-
-    def _digests_set(self) -> Iterator[tuple[str, bytes]]:
-        for xid in self._dirty:
-            digest = self._hashes.get(xid)
-            if digest is not None:  # always: an id leaves `_dirty` when its digest is dropped
-                yield xid, digest
+        return self._hashes.changed(), list(self._dropped)
 
     def mark_clean(self) -> None:
         """Forget which hashes changed (stores call this after a successful commit)."""
-        self._dirty.clear()
+        self._hashes.mark_clean()
         self._dropped.clear()
 
     # -- serialisation ---------------------------------------------------------------------------------------------
@@ -203,6 +197,7 @@ class StreamState:
         """An independent copy (hashes included, clean)."""
         clone = StreamState(self.watermark, self.windows.copy(), dict(self.deferred), deepcopy(self.extra))
         clone._hashes = self._hashes.copy()
+        clone._hashes.mark_clean()
         return clone
 
 
@@ -346,7 +341,9 @@ class LocalStateStore:
         self._size = -1  # bytes of the log as last seen; -1: not read yet
         self._compact_size = 0  # bytes right after the last compaction (or of the file as first read)
         self._needs_rewrite = False  # an earlier format, or a torn tail: rewrite before appending
-        self._committed: dict[str, StreamState] = {}  # the state object last loaded/committed per stream
+        # The state object last loaded/committed per stream (weakly: a finished stream's digests, megabytes on a big
+        # plant, are freed when its extractor drops them; a commit of another object writes the whole entry).
+        self._committed: dict[str, weakref.ref[StreamState]] = {}
         self._digests: dict[str, int] = {}  # digests per stream as last loaded/committed (what the log holds of it)
         self._written: dict[str, dict[str, bytes]] = {}  # digests of the meta fields last written per stream
 
@@ -451,7 +448,7 @@ class LocalStateStore:
                         f"state file {self.path}: the entry for PCN {pcn}, stream {stream} is corrupt ({error}); "
                         "restore the file or delete that entry to re-extract the stream"
                     ) from error
-            self._committed[key] = state
+            self._committed[key] = weakref.ref(state)
             self._written[key] = _meta_digests(state.meta_json())
             self._digests[key] = state.hash_count
             return state
@@ -466,7 +463,8 @@ class LocalStateStore:
         """
         key = _key(pcn, stream)
         async with self._lock:
-            whole = self._committed.get(key) is not state
+            known = self._committed.get(key)
+            whole = known is None or known() is not state
             lines, written = _commit_lines(key, state, written=None if whole else self._written.get(key))
             digests = {**self._digests, key: state.hash_count}
             live = sum(digests.values()) * _LOG_BYTES_PER_DIGEST
@@ -475,7 +473,7 @@ class LocalStateStore:
             except OSError as error:
                 raise StateError(f"could not write state file {self.path}: {error}") from error
             state.mark_clean()
-            self._committed[key] = state
+            self._committed[key] = weakref.ref(state)
             self._written[key] = written
             self._digests = digests
 
