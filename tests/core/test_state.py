@@ -329,7 +329,7 @@ def test_dirty_tracking() -> None:
 
 
 def test_a_first_run_holds_each_id_once_until_it_commits() -> None:
-    # Every id of a first run is changed until the stream commits (a list stream commits once, at its end): the
+    # Every id of a first run is changed until the stream commits (a list stream commits rarely): the
     # changes are flags in the digest table, not a second copy of every id as a string (about 14 MiB for the
     # 100k jobs of a big plant).
     ids = [f"PCN340884_JOB_713f4824-0005-4000-8000-{i:012x}" for i in range(20_000)]
@@ -377,7 +377,7 @@ async def test_the_store_does_not_keep_a_finished_streams_state_alive(tmp_path: 
     del state
     gc.collect()
     assert gone() is None
-    # Another state object committed for the stream is written whole, so the file still holds all of it.
+    # Another state object committed for the stream is written whole: it replaces the stream's entry.
     other = StreamState()
     other.set_hash("PCN1_JOB_b", b"\x02" * 8)
     await store.commit("1", "jobs", other)
