@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from plex_cognite.core.results import DeadLetter
 from plex_cognite.errors import RecordValidationError, SourceError
 from plex_cognite.plex import Building, PlexRecord, ProductionEntry, _stream
+from plex_cognite.plex._fastrows import FastRows
 from plex_cognite.plex._stream import _SLICE_BYTES, RowValidator, _ArrayBody, iter_bytes, iter_record_batches
 
 # Text that looks like JSON's structure inside strings: a '}' there must not be taken for an element's end.
@@ -157,7 +158,14 @@ def test_a_held_body_is_validated_a_slice_at_a_time(monkeypatch: pytest.MonkeyPa
             sizes.append(len(data))
             return adapter.validate_json(data)
 
+    fast_decode = FastRows.decode
+
+    def _measured_decode(self: FastRows[Any], run: bytes) -> Any:
+        sizes.append(len(run))
+        return fast_decode(self, run)
+
     monkeypatch.setattr(_stream, "_rows_adapter", lambda model: _Measured())
+    monkeypatch.setattr(FastRows, "decode", _measured_decode)  # where the rows fit, msgspec decodes the slices
     sliced_letters: list[DeadLetter] = []
     records = RowValidator("production", "340884", on_dead_letter=sliced_letters.append).validate_json(
         ProductionEntry, body

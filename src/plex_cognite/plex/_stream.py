@@ -19,11 +19,13 @@ import functools
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
+import msgspec
 import pydantic
 
 from plex_cognite.core.results import DeadLetter
 from plex_cognite.errors import RecordValidationError, SourceError
 from plex_cognite.observability.logs import get_logger
+from plex_cognite.plex._fastrows import FastRows, RowMisfitError, eligible, fast_rows_for, keys_of, split_rows
 from plex_cognite.plex._jsonarray import ArrayDecodeError, ArrayDecoder
 from plex_cognite.typing import DeadLetterCallback
 
@@ -78,6 +80,8 @@ _SLICE_BYTES = 256 * 1024
 _MAX_PENDING = 4 * 1024 * 1024
 #: Candidate ends tried a slice before waiting for more of the body.
 _TRIES = 4
+#: Rows of a body `FastRows` may fail to make before it is given up for the body when most rows do not fit.
+_MISFITS_TRIED = 8
 
 
 class _ArrayBody:
@@ -101,6 +105,8 @@ class _ArrayBody:
         self._opened = False  # the '[' was read
         self._elements = False  # an element was validated: what is pending starts with ',' or ']'
         self._decoder: ArrayDecoder | None = None
+        self._fast: FastRows[Any] | None = None  # the layout of the last row `FastRows` made
+        self._learn = eligible(model)  # whether rows that do not fit `_fast` are worth a look for another layout
 
     def feed(self, chunk: bytes | bytearray) -> list[Any]:
         if self._decoder is not None:
@@ -134,12 +140,11 @@ class _ArrayBody:
                 return self._hand_over(final=True)
         elif self._elements and (start == len(pending) or pending[start] != ord("]")):
             return self._hand_over(final=True)
-        try:
-            values = self._adapter.validate_json(b"[" + pending[start:])
-        except pydantic.ValidationError:  # not one well-formed rest of an array: the decoder says why
+        records = self._run(b"[" + pending[start:])
+        if records is None:  # not one well-formed rest of an array: the decoder says why
             return self._hand_over(final=True)
         self._consume(len(pending))
-        return self._validator.settle(self._model, values)
+        return records
 
     def _cut(self) -> list[Any] | None:
         """Validate the run of complete elements the pending bytes start with, if one can be found."""
@@ -158,15 +163,85 @@ class _ArrayBody:
                 last = pending.rfind(b"}", start, end)
                 if last < 0:
                     break
-                try:
-                    values = self._adapter.validate_json(b"[" + pending[start : last + 1] + b"]")
-                except pydantic.ValidationError:
+                records = self._run(b"[" + pending[start : last + 1] + b"]")
+                if records is None:
                     end = last
                     continue
                 self._consume(last + 1)
                 self._elements = True
-                return values
+                return records
         return None
+
+    def _run(self, data: bytes) -> list[Any] | None:
+        """The records of a JSON array of rows (bad rows dead-lettered), or None when `data` is not one.
+
+        Rows of the layout `FastRows` knows are made by it; a run with a row that does not fit goes row by row (and
+        may find the next layout); pydantic validates what is left, and decides what `data` is when msgspec cannot.
+        """
+        fast = self._fast
+        values: list[Any] | None = None
+        try:
+            if fast is not None:
+                return fast.decode(data)
+            if self._learn:
+                values = self._row_by_row(data)
+        except RowMisfitError:
+            values = self._row_by_row(data)
+        except msgspec.DecodeError:
+            pass  # not whole elements, or not JSON to msgspec: pydantic decides
+        if values is None:
+            try:
+                values = self._adapter.validate_json(data)
+            except pydantic.ValidationError:
+                return None
+        return self._validator.settle(self._model, values)
+
+    def _row_by_row(self, data: bytes) -> list[Any] | None:
+        """Records where `FastRows` makes them, pydantic's `model | Any` values elsewhere; None if not rows."""
+        try:
+            rows = split_rows(data)
+        except msgspec.DecodeError:
+            return None
+        values: list[Any] = []
+        misfits = 0
+        for index, row in enumerate(rows):
+            record = self._fast_record(row)
+            if record is not None:
+                values.append(record)
+                continue
+            misfits += 1
+            if misfits > _MISFITS_TRIED and 2 * misfits > len(values) + 1:
+                # Most rows of this body do not fit: pydantic validates the rest of it in bulk (faster than by row).
+                self._learn = False
+                self._fast = None
+                rest = rows[index:]
+            else:
+                rest = [row]
+            try:  # nothing is dead-lettered before the whole run is known to be rows (`settle` does that)
+                values += self._adapter.validate_json(b"[" + b",".join(rest) + b"]")
+            except pydantic.ValidationError:
+                return None
+            if not self._learn:
+                break
+        return values
+
+    def _fast_record(self, row: msgspec.Raw) -> Any:
+        """The record `FastRows` makes of one row, with the last layout or the row's own; None if it cannot."""
+        if self._fast is not None:
+            try:
+                return self._fast.decode_one(row)
+            except RowMisfitError:
+                pass
+        keys = keys_of(row)
+        fast = fast_rows_for(self._model, keys) if keys is not None else None
+        if fast is None or fast is self._fast:
+            return None
+        try:
+            record = fast.decode_one(row)
+        except RowMisfitError:
+            return None
+        self._fast = fast
+        return record
 
     def _consume(self, size: int) -> None:
         del self._pending[:size]

@@ -98,7 +98,7 @@ class _PlexDateTimeSchema:
 
     def __init__(self, *, optional: bool) -> None:
         self._schema = _plex_datetime_schema(optional=optional)
-        self._optional = optional
+        self.optional = optional  # whether null (or a blank) is None
 
     def __get_pydantic_core_schema__(self, source: object, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
         return self._schema
@@ -107,7 +107,7 @@ class _PlexDateTimeSchema:
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         text: JsonSchemaValue = {"type": "string", "format": "date-time"}
-        return {"anyOf": [text, {"type": "null"}]} if self._optional else text
+        return {"anyOf": [text, {"type": "null"}]} if self.optional else text
 
 
 def _no_text(value: object) -> object:
