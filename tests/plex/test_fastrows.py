@@ -316,3 +316,26 @@ def test_a_row_that_does_not_fit_says_so() -> None:
     for row in (b'{"id": "b-1", "active": "yes"}', b'{"id": "b-1"}', b'{"id": "b-1", "active": true, "x": 1}', b"{"):
         with pytest.raises(RowMisfitError):
             fast.decode_one(row)
+
+
+def test_text_values_that_repeat_are_shared_and_the_rest_are_not_held() -> None:
+    # One object per workcenter id, as pydantic-core's string cache gives. Serial numbers and job ids never repeat:
+    # after the sample they are neither shared nor held (holding them would only evict values that do repeat), and
+    # neither is the job number, which repeated only by equalling the job id of its own row.
+    rows = [
+        {**row, "serialNo": f"S-{i}", "jobNo": row["jobId"]}
+        for i, row in enumerate(_production_rows(3 * _fastrows._SHARING_SAMPLE))
+    ]
+    fast = FastRows(models.ProductionEntry, tuple(rows[0]))
+    _fastrows._strings.clear()
+    records = fast.decode(json.dumps(rows).encode())
+    last = len(records) - 1
+    assert records[last].workcenter_id == records[last - 7].workcenter_id
+    assert records[last].workcenter_id is records[last - 7].workcenter_id
+    assert records[last].job_no == records[last].job_id
+    assert records[last].job_no is not records[last].job_id
+    assert records[0].job_no is records[0].job_id  # shared while the sample lasted
+    held = set(_fastrows._strings)
+    assert {f"wc-{i}" for i in range(7)} <= held
+    assert f"S-{last}" not in held
+    assert f"job-{last}" not in held

@@ -53,6 +53,10 @@ _fromisoformat = datetime.datetime.fromisoformat
 # pydantic-core's string cache gives: without it a record held for writing costs about 700 bytes more. Bounded.
 _strings: dict[str, str] = {}
 _STRINGS_HELD = 16_384
+# Each layout shares the text fields of its first records; after them, only the fields whose values repeated in at
+# least a quarter of them (a serial number never repeats: sharing it costs time and evicts values that do), sampling
+# again until the fields kept stay the same.
+_SHARING_SAMPLE = 512
 _new_struct = object.__new__
 _set = object.__setattr__
 
@@ -139,13 +143,13 @@ class FastRows(Generic[RecordT]):
         self._extras = tuple(key for key in keys if key not in by_key)
         # Struct fields: the model's fields in the model's order (as pydantic fills `__dict__`), a field the layout
         # lacks typed `UnsetType` (a row that has it does not fit), then the unknown fields; msgspec renames them.
+        # (The struct's order is not the record's: `_template` gives `__dict__` the model's order.)
         fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
         rename: dict[str, str] = {}
         dates: list[str] = []
-        texts: list[int] = []
-        for index, (name, field) in enumerate(model.model_fields.items()):
+        texts: list[str] = []
+        for name, field in model.model_fields.items():
             if name not in present:
-                fields.append((name, msgspec.UnsetType, msgspec.UNSET))
                 continue
             decoded, date_time = _field_type(field)
             fields.append((name, decoded))
@@ -153,7 +157,8 @@ class FastRows(Generic[RecordT]):
             if date_time:
                 dates.append(name)
             elif _flatten(field.annotation, field.metadata)[0] is str:
-                texts.append(index)
+                texts.append(name)
+        fields += [(name, msgspec.UnsetType, msgspec.UNSET) for name in missing]
         for index, key in enumerate(self._extras):
             fields.append((f"extra_{index}", Any))
             rename[f"extra_{index}"] = key
@@ -166,10 +171,18 @@ class FastRows(Generic[RecordT]):
         self._model = model
         self._decoder = msgspec.json.Decoder(list[struct])
         self._one = msgspec.json.Decoder(struct)
-        self._names = tuple(model.model_fields)
+        self._present = tuple(name for name in model.model_fields if name in present)
+        self._declared = len(model.model_fields)  # the struct's values before the unknown fields
+        # Every field in the model's order (as pydantic fills `__dict__`), defaults for those the layout lacks.
+        self._template = {
+            name: model.model_fields[name].get_default(call_default_factory=True) if name in missing else None
+            for name in model.model_fields
+        }
         self._dates = tuple(dates)
-        self._texts = tuple(texts)
-        self._defaults = {name: model.model_fields[name].get_default(call_default_factory=True) for name in missing}
+        self._texts = tuple(texts)  # the fields shared once the sample is over
+        # The fields the sample shares, and per field the records whose value was already shared.
+        self._sample: tuple[tuple[str, ...], list[int]] = (self._texts, [0] * len(texts))
+        self._sampled = 0
         self._fields_set = SharedFieldsSet([*present, *self._extras])
         self._no_extras = (None,) * len(self._extras)
         self._null_extras = SharedExtra(dict.fromkeys(self._extras))
@@ -200,15 +213,19 @@ class FastRows(Generic[RecordT]):
 
     def _record(self, row: Any) -> RecordT:
         values = msgspec.structs.astuple(row)
-        declared = list(values[: len(self._names)])
+        fields = self._template.copy()
+        # The present fields come first in the struct: zip stops after them (missing and unknown ones come later).
+        fields.update(zip(self._present, values, strict=False))
         if len(_strings) > _STRINGS_HELD:
             _strings.clear()
-        share = _strings.setdefault
-        for index in self._texts:
-            text = declared[index]
-            if text is not None:
-                declared[index] = share(text, text)
-        fields = dict(zip(self._names, declared, strict=True))
+        if self._sampled < _SHARING_SAMPLE:
+            self._share_sampled(fields)
+        else:
+            share = _strings.setdefault
+            for name in self._texts:
+                text = fields[name]
+                if text is not None:
+                    fields[name] = share(text, text)
         for name in self._dates:
             value = fields[name]
             if value is not None:
@@ -216,13 +233,10 @@ class FastRows(Generic[RecordT]):
                     fields[name] = _fromisoformat(value)
                 except ValueError as exc:  # a month 13, an hour 24: pydantic names the fault
                     raise RowMisfitError(str(exc)) from None
-        if self._defaults:
-            fields.update(self._defaults)
-            fields = {name: fields[name] for name in self._names}
         record = _new_struct(self._model)
         _set(record, "__dict__", fields)
         _set(record, "__pydantic_private__", None)
-        extras = values[len(self._names) :]
+        extras = values[self._declared :]
         if extras == self._no_extras:
             _set(record, "__pydantic_fields_set__", self._fields_set)
             _set(record, "__pydantic_extra__", self._null_extras)
@@ -231,6 +245,26 @@ class FastRows(Generic[RecordT]):
             _set(record, "__pydantic_extra__", dict(zip(self._extras, extras, strict=True)))
             share_record_parts(record)
         return record
+
+    def _share_sampled(self, fields: dict[str, Any]) -> None:
+        """Share the text values of a record of the sample, counting those that repeat; narrow after the sample."""
+        texts, repeats = self._sample  # one attribute: threads sharing this layout see a matching pair
+        share = _strings.setdefault
+        for position, name in enumerate(texts):
+            text = fields[name]
+            if text is not None:
+                kept = share(text, text)
+                if kept is not text:
+                    repeats[position] += 1
+                fields[name] = kept
+        self._sampled += 1
+        if self._sampled < _SHARING_SAMPLE:
+            return
+        still = tuple(name for name, count in zip(texts, repeats, strict=True) if 4 * count >= _SHARING_SAMPLE)
+        self._texts = still
+        if still != texts:  # another sample: a field may have repeated only by equalling one now left out
+            self._sample = (still, [0] * len(still))
+            self._sampled = 0
 
 
 def keys_of(row: bytes | bytearray | msgspec.Raw) -> tuple[str, ...] | None:
