@@ -187,20 +187,26 @@ def _record(record: PlexRecord) -> Any:
     )
 
 
-def _validated(model: type[PlexRecord], body: bytes, *, fast: bool) -> tuple[list[Any], list[Any]]:
+def _validated(
+    model: type[PlexRecord], body: bytes, *, fast: bool, slice_bytes: int | None = None
+) -> tuple[list[Any], list[Any]]:
     letters: list[DeadLetter] = []
     with pytest.MonkeyPatch.context() as patch:
         if not fast:
             patch.setattr(_stream, "eligible", lambda model: False)
+        if slice_bytes is not None:  # small slices: a body is several runs, later ones decoded with a known layout
+            patch.setattr(_stream, "_SLICE_BYTES", slice_bytes)
         records = RowValidator("rows", "340884", on_dead_letter=letters.append).validate_json(model, body)
     return [_record(record) for record in records], [(letter.reason, letter.payload) for letter in letters]
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(_bodies())
-def test_the_fast_path_makes_what_pydantic_makes(case: tuple[type[PlexRecord], bytes]) -> None:
+@given(_bodies(), st.sampled_from([None, 150, 400, 1_500]))
+def test_the_fast_path_makes_what_pydantic_makes(case: tuple[type[PlexRecord], bytes], slice_bytes: int | None) -> None:
     model, body = case
-    assert _validated(model, body, fast=True) == _validated(model, body, fast=False)
+    assert _validated(model, body, fast=True, slice_bytes=slice_bytes) == _validated(
+        model, body, fast=False, slice_bytes=slice_bytes
+    )
 
 
 # -- which rows the fast path makes, and when it gives a body up ------------------------------------------------------
@@ -290,6 +296,32 @@ def test_a_new_layout_mid_body_is_learnt_and_a_bad_row_goes_to_pydantic() -> Non
         models.ProductionEntry, body, fast=False
     )[1]
     assert letters[0].reason == "negative_number: ProductionEntry: quantity: Input should be greater than or equal to 0"
+
+
+def test_only_the_bad_rows_of_a_body_are_taken_alone() -> None:
+    rows: list[Any] = _production_rows(3_000)
+    rows[0] = {**rows[0], "quantity": -2.0}  # the first row: its layout is still the body's
+    rows[1_500] = {**rows[1_500], "quantity": -1.0}  # msgspec refuses it (ge=0) and says where
+    rows[2_200] = {**rows[2_200], "transactionDate": "2025-13-01T00:00:00Z"}  # fits the pattern, not the calendar
+    letters: list[DeadLetter] = []
+    alone: list[Any] = []
+    with pytest.MonkeyPatch.context() as patch:
+        counted = _Counted(patch)
+        decode_one = FastRows.decode_one
+
+        def counted_one(fast: FastRows[Any], row: Any) -> Any:
+            alone.append(json.loads(bytes(row)))
+            return decode_one(fast, row)
+
+        patch.setattr(FastRows, "decode_one", counted_one)
+        records = RowValidator("rows", "340884", on_dead_letter=letters.append).validate_json(
+            models.ProductionEntry, json.dumps(rows).encode()
+        )
+    assert alone == [rows[0], rows[1_500], rows[2_200]]
+    assert counted.fast == len(records) == 2_997  # each record made once: none made again after a misfit
+    assert counted.pydantic_calls == 3
+    assert [record.quantity for record in records[1_498:1_500]] == [1_499.0, 1_501.0]
+    assert [letter.reason.split(":")[0] for letter in letters] == ["negative_number"] * 2 + ["invalid_datetime"]
 
 
 def test_a_body_of_rows_that_do_not_fit_is_left_to_pydantic_in_bulk() -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import re
 import types
 import typing
 from collections.abc import Sequence
@@ -62,7 +63,22 @@ _set = object.__setattr__
 
 
 class RowMisfitError(ValueError):
-    """A row is not one `FastRows` makes exactly as pydantic would (pydantic takes it)."""
+    """A row is not one `FastRows` makes exactly as pydantic would (pydantic takes it).
+
+    Attributes:
+        row: The position of the first such row in the run decoded, where known.
+        made: The records of the rows before it, where they were made before it was found (keep them).
+    """
+
+    def __init__(self, message: str, *, row: int | None = None) -> None:
+        super().__init__(message)
+        self.row = row
+        self.made: list[Any] = []
+
+
+# Where msgspec says a list's element failed: "Expected `int`, got `str` - at `$[12].quantity`". Should the wording
+# change, the position is unknown and the run goes row by row (slower, the same records).
+_ELEMENT = re.compile(r" - at `\$\[(\d+)\]")
 
 
 class _UnsupportedError(Exception):
@@ -191,14 +207,23 @@ class FastRows(Generic[RecordT]):
         """The records of a JSON array of rows.
 
         Raises:
-            RowMisfitError: A row does not fit (pydantic takes the run).
+            RowMisfitError: A row does not fit (its position in `row` where known).
             msgspec.DecodeError: The bytes are not one JSON array.
         """
         try:
             rows = self._decoder.decode(run)
         except msgspec.ValidationError as exc:
-            raise RowMisfitError(str(exc)) from None
-        return [self._record(row) for row in rows]
+            found = _ELEMENT.search(str(exc))
+            raise RowMisfitError(str(exc), row=None if found is None else int(found[1])) from None
+        records: list[RecordT] = []
+        append = records.append
+        try:
+            for row in rows:
+                append(self._record(row))
+        except RowMisfitError as exc:
+            exc.row, exc.made = len(records), records
+            raise
+        return records
 
     def decode_one(self, row: bytes | bytearray | msgspec.Raw) -> RecordT:
         """The record of one row (a JSON object).

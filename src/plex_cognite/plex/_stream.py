@@ -82,6 +82,13 @@ _MAX_PENDING = 4 * 1024 * 1024
 _TRIES = 4
 #: Rows of a body `FastRows` may fail to make before it is given up for the body when most rows do not fit.
 _MISFITS_TRIED = 8
+#: Misfits in a run around which `FastRows` decodes the other rows in bulk before going row by row.
+_BULK_TRIES = 4
+
+
+def _array(rows: Sequence[bytes | msgspec.Raw]) -> bytes:
+    """The JSON array of undecoded elements."""
+    return b"[" + b",".join(rows) + b"]"
 
 
 class _ArrayBody:
@@ -175,18 +182,21 @@ class _ArrayBody:
     def _run(self, data: bytes) -> list[Any] | None:
         """The records of a JSON array of rows (bad rows dead-lettered), or None when `data` is not one.
 
-        Rows of the layout `FastRows` knows are made by it; a run with a row that does not fit goes row by row (and
-        may find the next layout); pydantic validates what is left, and decides what `data` is when msgspec cannot.
+        Rows of the layout `FastRows` knows (at first, the first row's) are made by it in bulk; a row that does not
+        fit is taken alone (it may bring the next layout) and the rows around it in bulk again, a run with many such
+        rows row by row; pydantic validates what is left, and decides what `data` is when msgspec cannot.
         """
         fast = self._fast
         values: list[Any] | None = None
         try:
+            if fast is None and self._learn:
+                fast = self._fast = self._layout_of_first(data)
             if fast is not None:
                 return fast.decode(data)
             if self._learn:
                 values = self._row_by_row(data)
-        except RowMisfitError:
-            values = self._row_by_row(data)
+        except RowMisfitError as misfit:
+            values = self._around_misfits(data, misfit)
         except msgspec.DecodeError:
             pass  # not whole elements, or not JSON to msgspec: pydantic decides
         if values is None:
@@ -196,12 +206,67 @@ class _ArrayBody:
                 return None
         return self._validator.settle(self._model, values)
 
+    def _layout_of_first(self, data: bytes) -> FastRows[Any] | None:
+        """The `FastRows` of the first row's layout of keys, if it has one; the run is tried with it in bulk."""
+        try:
+            rows = split_rows(data)
+        except msgspec.DecodeError:
+            return None
+        keys = keys_of(rows[0]) if rows else None
+        return None if keys is None else fast_rows_for(self._model, keys)
+
+    def _around_misfits(self, data: bytes, misfit: RowMisfitError) -> list[Any] | None:
+        """As `_row_by_row`, for a run `FastRows` missed at a row: the rows between misfits in bulk.
+
+        A run of a few hundred rows with one bad row in it is decoded as the records made before it, the next rows
+        in bulk, and that row alone; after `_BULK_TRIES` misfits, or where the row is not known, the rest of the run
+        goes row by row.
+        """
+        try:
+            pending = split_rows(data)
+        except msgspec.DecodeError:
+            return None
+        values: list[Any] = []
+        tries = _BULK_TRIES
+        while True:
+            # `misfit` was raised decoding a run that starts at `pending[0]`.
+            values += misfit.made
+            pending = pending[len(misfit.made) :]
+            fast = self._fast
+            if misfit.row is None or fast is None or tries == 0:
+                break
+            tries -= 1
+            row = misfit.row - len(misfit.made)
+            try:
+                if row:  # these fit msgspec, but a date among them may not: raises for the earlier row then
+                    values += fast.decode(_array(pending[:row]))
+                    pending = pending[row:]
+                one = self._one_by_one(pending[:1])
+                if one is None:
+                    return None
+                values += one
+                pending = pending[1:]
+                if not pending:
+                    return values
+                fast = self._fast  # the row may have been of another layout, now the one tried first
+                if fast is None:
+                    break
+                values += fast.decode(_array(pending))
+                return values
+            except RowMisfitError as exc:
+                misfit = exc
+        rest = self._one_by_one(pending)
+        return None if rest is None else values + rest
+
     def _row_by_row(self, data: bytes) -> list[Any] | None:
         """Records where `FastRows` makes them, pydantic's `model | Any` values elsewhere; None if not rows."""
         try:
             rows = split_rows(data)
         except msgspec.DecodeError:
             return None
+        return self._one_by_one(rows)
+
+    def _one_by_one(self, rows: list[msgspec.Raw]) -> list[Any] | None:
         values: list[Any] = []
         misfits = 0
         for index, row in enumerate(rows):
@@ -218,7 +283,7 @@ class _ArrayBody:
             else:
                 rest = [row]
             try:  # nothing is dead-lettered before the whole run is known to be rows (`settle` does that)
-                values += self._adapter.validate_json(b"[" + b",".join(rest) + b"]")
+                values += self._adapter.validate_json(_array(rest))
             except pydantic.ValidationError:
                 return None
             if not self._learn:
