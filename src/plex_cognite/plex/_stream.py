@@ -267,6 +267,7 @@ class _ArrayBody:
         return self._one_by_one(rows)
 
     def _one_by_one(self, rows: list[msgspec.Raw]) -> list[Any] | None:
+        """`_row_by_row` of rows already split."""
         values: list[Any] = []
         misfits = 0
         for index, row in enumerate(rows):
