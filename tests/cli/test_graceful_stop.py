@@ -41,7 +41,7 @@ def test_sigterm_mid_run_prints_the_partial_report_exits_143_and_a_rerun_complet
     plant = SimulatedPlant(seed=4, size=PlantSize.named("small"))
     with FakePlex(plant) as plex, FakeCDF() as cdf:
         config = write_config(tmp_path / "c.yaml", plex.base_url, cdf, plant)
-        slow = plex.faults.add(Fault("latency", delay_s=0.15, path="history"))  # history windows: a long run
+        slow = plex.faults.add(Fault("latency", delay_s=0.6, path="history"))  # history reads: a long run
         process = start_run(config)
         wait_for_first_commit(tmp_path / "state.json", process)
         time.sleep(0.5)

@@ -552,3 +552,47 @@ def test_a_read_ahead_budget_is_shared_equally_between_its_readers() -> None:
     assert ReadAheadBudget(2).share() == 2
     with pytest.raises(ValueError, match="at least one record"):
         ReadAheadBudget(0)
+
+
+class SparseWindowed(StreamExtractor[Reading, EventItem]):
+    """Sparse history: consecutive windows read with one fetch while they hold about 4 records together."""
+
+    span_records: ClassVar[int] = 4
+
+
+def sparse(store: StateStore, source: ListSource, sink: MemorySink) -> SparseWindowed:
+    ctx = context(store, start=T0, end=T0 + timedelta(hours=12), window=timedelta(hours=1))
+    return SparseWindowed(ctx, stream="w", source=source, transform=to_event, sink=sink, mode="windowed")
+
+
+def hours_read(source: ListSource) -> list[tuple[int, int]]:
+    """The windows the source was asked for, as (start, end) hours after T0."""
+    return [(int((w[0] - T0) / HOUR), int((w[1] - T0) / HOUR)) for w in source.reads if w is not None]
+
+
+HOUR = timedelta(hours=1)
+HOURLY = [Reading(f"r{i}", i, T0 + timedelta(hours=i, minutes=5)) for i in range(12)]  # one record an hour
+
+
+async def test_sparse_history_is_read_in_spans_counted_and_committed_as_its_windows() -> None:
+    store = MemoryStateStore()
+    source = ListSource(HOURLY)
+    report = await sparse(store, source, MemorySink()).run()
+    # One hour first, then up to twice as many windows each time, while they are expected to hold 4 records.
+    assert hours_read(source) == [(0, 1), (1, 3), (3, 7), (7, 11), (11, 12)]
+    assert (report.windows, report.windows_total, report.written) == (12, 12, 12)
+    assert list((await store.load("1", "w")).windows) == [(T0, T0 + 12 * HOUR)]
+
+
+async def test_a_failed_write_leaves_its_whole_span_open_and_a_rerun_reads_only_that_span() -> None:
+    store = MemoryStateStore()
+    with pytest.raises(CogniteWriteError):
+        await sparse(store, ListSource(HOURLY), MemorySink(fail={"X_r4"})).run()
+    assert list((await store.load("1", "w")).windows) == [(T0, T0 + 3 * HOUR), (T0 + 7 * HOUR, T0 + 12 * HOUR)]
+
+    source, sink = ListSource(HOURLY), MemorySink()
+    report = await sparse(store, source, sink).run()
+    assert hours_read(source) == [(3, 4), (4, 6), (6, 7)]
+    assert (report.windows, report.windows_total) == (4, 4)
+    assert sorted(sink.stored) == sorted(f"X_r{i}" for i in (3, 4, 5, 6))
+    assert list((await store.load("1", "w")).windows) == [(T0, T0 + 12 * HOUR)]

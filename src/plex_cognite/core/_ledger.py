@@ -34,6 +34,7 @@ RejectItem = Callable[[JSONValue, str], None]
 
 @dataclass(slots=True)
 class _WindowProgress:
+    windows: int = 1  # planned windows it stands for (a span of several is read and committed as one)
     pending: int = 0
     body_done: bool = False
     failed: bool = False
@@ -129,9 +130,9 @@ class StreamLedger:
             progress = self._windows[window] = _WindowProgress()
         return progress
 
-    def window_opened(self, window: TimeWindow) -> None:
-        """The extractor starts handing out `window`'s records."""
-        self._progress(window)
+    def window_opened(self, window: TimeWindow, *, windows: int = 1) -> None:
+        """The extractor starts handing out `window`'s records (a span of `windows` planned windows)."""
+        self._progress(window).windows = windows
 
     def hold_window(self, window: TimeWindow) -> None:
         """Leave `window` open in this run (read again next run) without counting a failure."""
@@ -167,7 +168,7 @@ class StreamLedger:
             return  # left open: read again on the next run
         start, end = window
         self.state.windows.add(start, end)
-        self.report.windows += 1
+        self.report.windows += progress.windows
         history_start = self.context.start
         if history_start is not None:
             gaps = self.state.windows.gaps(history_start, max(end, history_start))

@@ -33,6 +33,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 from plex_cognite.core._deferred import HeldItem, held_key, restore_held
 from plex_cognite.core._ledger import StreamLedger
 from plex_cognite.core._ordered import ordered_fetch
+from plex_cognite.core._spans import WindowSpans
 from plex_cognite.core.bound_sink import BoundSink
 from plex_cognite.core.context import ExtractorContext, ReadAheadBudget
 from plex_cognite.core.report import ReplayOutcome, StreamReport
@@ -75,11 +76,15 @@ class BaseExtractor(ABC):
     Attributes:
         stream: The stream name (`jobs`, `production`, ...): the state key and the report label.
         needs_assets: True when items link to assets, so the stream runs after the asset streams.
+        span_records: `windows()` reads consecutive planned windows with one fetch while they are expected to hold
+            about this many records together (up to 8 windows; 0: one fetch per window). For sparse history whose
+            source takes any range in one request: fewer requests, and on a distant network fewer round trips.
         context: The PCN's context (state store, dead letters, history range, batching).
     """
 
     stream: ClassVar[str] = "custom"
     needs_assets: ClassVar[bool] = True
+    span_records: ClassVar[int] = 0
 
     def __init__(self, context: ExtractorContext) -> None:
         self.context = context
@@ -231,45 +236,53 @@ class BaseExtractor(ABC):
         return plan_windows(self.state.windows, start, end, self.context.window, lookback=self.context.lookback)
 
     async def windows(
-        self, fetch: WindowFetch[RecordT], *, lookahead: int | None = None
+        self, fetch: WindowFetch[RecordT], *, lookahead: int | None = None, span_records: int | None = None
     ) -> AsyncIterator[tuple[TimeWindow, list[RecordT]]]:
         """Read every planned window with `fetch` and hand out `(window, records)` in window order.
 
         Up to `lookahead` windows (default `context.window_concurrency`) are read ahead while earlier ones are
         written, fewer when windows are big (about `context.window_records_ahead` records are held ahead, shared
-        with the other streams reading history at the same time when it is a `ReadAheadBudget`). A window
-        is committed once the loop body for it has finished and everything written (`write`) or queued (`put`) for it
-        was acknowledged; a transient write failure leaves it open for the next run. Pass `window=` to the writes
-        so they are tied to it (no change detection, which history does not need).
+        with the other streams reading history at the same time when it is a `ReadAheadBudget`). Sparse history
+        is read in spans of consecutive windows (`span_records`, default the class's): the window handed out is
+        then the whole span. A window is committed once the loop body for it has finished and everything written
+        (`write`) or queued (`put`) for it was acknowledged; a transient write failure leaves it open for the next
+        run. Pass `window=` to the writes so they are tied to it (no change detection, which history does not
+        need).
 
         Example:
             >>> async for window, entries in self.windows(self.plex.production_entries):
             ...     await self.sinks.events.put([entry_event(e) for e in entries], window=window)
 
         Args:
-            fetch: Reads one window.
+            fetch: Reads one window (or span: any half-open range of whole planned windows).
             lookahead: Windows read ahead (>= 1).
+            span_records: Records a span of windows read with one fetch should hold (0: one window per fetch).
 
         Yields:
-            Each planned window with its records.
+            Each planned window (or span) with its records.
         """
         ledger = self._running()
         planned = self.planned_windows()
         ledger.report.windows_total += len(planned)
+        spans = WindowSpans(planned, self.span_records if span_records is None else span_records)
 
-        async def read(window: TimeWindow) -> list[RecordT]:
+        async def read(span: tuple[TimeWindow, int]) -> list[RecordT]:
+            window = span[0]
             answer = fetch(window)
             if isinstance(answer, AsyncIterable):
-                return [record async for batch in answer for record in batch]
-            return list(await answer)
+                records = [record async for batch in answer for record in batch]
+            else:
+                records = list(await answer)
+            spans.observe(window, len(records))
+            return records
 
         depth = lookahead or self.context.window_concurrency
         ahead = self.context.window_records_ahead
         budget = ahead if isinstance(ahead, ReadAheadBudget) else ReadAheadBudget(ahead)
         with budget.reading():
-            async for window, records in ordered_fetch(planned, read, depth, size_of=len, budget=budget.share):
+            async for (window, count), records in ordered_fetch(spans, read, depth, size_of=len, budget=budget.share):
                 ledger.report.position = window[0]
-                ledger.window_opened(window)
+                ledger.window_opened(window, windows=count)
                 failures_before = ledger.transient_failures
                 yield window, records
                 await ledger.window_body_done(window, failed=ledger.transient_failures != failures_before)

@@ -46,6 +46,7 @@ class ContainerMovesExtractor(AsyncBaseExtractor):
     """
 
     stream: ClassVar[str] = "container_moves"
+    span_records: ClassVar[int] = 5_000
 
     def __init__(
         self, context: ExtractorContext, resources: ExtractorResources, *, transform: MoveTransform | None = None

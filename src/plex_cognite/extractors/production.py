@@ -51,6 +51,7 @@ class ProductionExtractor(AsyncBaseExtractor):
     """
 
     stream: ClassVar[str] = "production"
+    span_records: ClassVar[int] = 5_000
 
     def __init__(
         self,

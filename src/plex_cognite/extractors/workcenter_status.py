@@ -23,6 +23,7 @@ class WorkcenterStatusExtractor(MappedExtractor[WorkcenterStatusEntry, EventItem
     """Workcenter status entries as CDF events of type `workcenter_status` (mapping: `workcenter_status_event`)."""
 
     stream: ClassVar[str] = "workcenter_status"
+    span_records: ClassVar[int] = 5_000
     default_transform = staticmethod(workcenter_status_event)
     record_model = WorkcenterStatusEntry
 
