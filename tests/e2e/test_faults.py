@@ -48,3 +48,21 @@ async def test_faults_on_both_apis_leave_cdf_exactly_as_expected(
     again = await run(plex, cdf, plant, tmp_path)
     assert again.ok
     assert write_requests(cdf) == []
+
+
+async def test_master_data_reads_at_once_but_reports_the_error_of_the_first_read_as_a_sequential_run_would(
+    fakes: tuple[FakePlex, FakeCDF], plant: SimulatedPlant, tmp_path: Path
+) -> None:
+    plex, cdf = fakes
+    # Buildings, workcenters and parts are read at once; the buildings read fails last in time.
+    plex.inject(Fault("latency", delay_s=0.3, path=r"/mdm/v1/buildings"))
+    plex.inject(Fault("status", status=403, path=r"/mdm/v1/buildings"))
+    plex.inject(Fault("status", status=403, path=r"/production/v1/production-definitions/workcenters"))
+    plex.inject(Fault("status", status=403, path=r"/mdm/v1/parts"))
+
+    report = await run(plex, cdf, plant, tmp_path, streams=["master_data"])
+
+    [error] = report.errors
+    assert "master_data" in error, error
+    assert "/mdm/v1/buildings" in error, error
+    assert cdf.assets == []  # nothing is written without its parents

@@ -11,15 +11,17 @@ replaced mapping shows in both.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar
 
 from plex_cognite.cdf.datamodeling import AssetNode, NodeItem
 from plex_cognite.cdf.items import AssetItem
+from plex_cognite.core._together import collect, in_order
 from plex_cognite.core.bound_sink import BoundSink
 from plex_cognite.core.context import ExtractorContext
 from plex_cognite.core.extractor import ReplayUnsupportedError
-from plex_cognite.extractors._paired import PairedItems
+from plex_cognite.extractors._paired import PairedItems, SinkPair
 from plex_cognite.extractors._replay import record_from_letter
 from plex_cognite.extractors._transforms import (
     MappingContext,
@@ -100,18 +102,33 @@ class MasterDataExtractor(AsyncBaseExtractor):
         return PairedItems(roots, nodes)
 
     async def extract(self) -> None:
-        """Write the upper levels (plant, catalog, buildings, workcenters) in one write, then the parts."""
+        """Write the upper levels (plant, catalog, buildings, workcenters) in one write, then the parts.
+
+        Buildings and workcenters are read at once, and the parts list is read meanwhile; parts are queued only once
+        the upper levels were acknowledged, so every part's parent exists. An error is the first one in that order
+        (a rejected key reports the buildings read, whichever answer came first).
+        """
         sinks = self.sinks.paired(self.sinks.assets, self.sinks.nodes)
+        upper = asyncio.ensure_future(self._write_upper_levels(sinks))
+        await in_order(upper, self._put_parts(sinks, upper))
+
+    async def _write_upper_levels(self, sinks: SinkPair[AssetItem, NodeItem]) -> None:
+        buildings, workcenters = await in_order(
+            collect(self.plex.iter_buildings()), collect(self.plex.iter_workcenters())
+        )
         upper = self.root_items()
-        async for buildings in self.plex.iter_buildings():
-            upper += self.map_pair(buildings, self.transform_building, self.building_node, stream="buildings")
-        async for workcenters in self.plex.iter_workcenters():
-            upper += self.map_pair(workcenters, self.transform_workcenter, self.workcenter_node, stream="workcenters")
-        # One write orders the hierarchy parents first (a small plant's upper levels cost a single request), and
-        # it is acknowledged before any part is queued, so every part's parent exists.
+        upper += self.map_pair(buildings, self.transform_building, self.building_node, stream="buildings")
+        upper += self.map_pair(workcenters, self.transform_workcenter, self.workcenter_node, stream="workcenters")
+        # One write orders the hierarchy parents first (a small plant's upper levels cost a single request).
         await sinks.write(upper)
+
+    async def _put_parts(self, sinks: SinkPair[AssetItem, NodeItem], upper_written: Awaitable[None]) -> None:
         async for parts in self.plex.iter_parts():
-            await sinks.put(self.map_pair(parts, self.transform_part, self.part_node, stream="parts"))
+            mapped: PairedItems[AssetItem, NodeItem] = self.map_pair(
+                parts, self.transform_part, self.part_node, stream="parts"
+            )
+            await upper_written  # the body waits in the connection meanwhile: one batch is held, not the list
+            await sinks.put(mapped)
 
     def building_node(self, building: Building, asset: AssetItem) -> AssetNode:
         """The node of a building (describing its classic asset)."""

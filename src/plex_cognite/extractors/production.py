@@ -13,12 +13,14 @@ and the node datapoints were acknowledged.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from plex_cognite.cdf.datamodeling import NodeItem
 from plex_cognite.cdf.items import TimeSeriesItem
+from plex_cognite.core._together import in_order
 from plex_cognite.core.bound_sink import BoundSink
 from plex_cognite.core.context import ExtractorContext
 from plex_cognite.core.extractor import ReplayUnsupportedError
@@ -91,7 +93,7 @@ class ProductionExtractor(AsyncBaseExtractor):
         return QuantitySums(series_of)
 
     async def extract(self) -> None:
-        """Upsert the series, then write every window not yet done (plus the lookback tail), summed per window.
+        """Upsert the series and write every window not yet done (plus the lookback tail), summed per window.
 
         A series takes its unit from the entries (`unit`, where Plex sends one). The units are kept in state, so
         a series is written with its unit from then on and a re-run over unchanged data writes nothing.
@@ -102,24 +104,34 @@ class ProductionExtractor(AsyncBaseExtractor):
         units: dict[str, str] = dict(known_units) if isinstance(known_units, dict) else {}  # type: ignore[arg-type]
         workcenters_by_id: dict[str, Workcenter] = {}
         series_of: dict[str, str] = {}
-        async for workcenters in self.plex.iter_workcenters():
-            workcenters_by_id.update((wc.workcenter_id, wc) for wc in workcenters)
-            series_of.update((wc.workcenter_id, self.transform_series(wc).external_id) for wc in workcenters)
-            await series.write(self._series_items(workcenters, units))
+
+        async def write_series() -> None:
+            async for workcenters in self.plex.iter_workcenters():
+                workcenters_by_id.update((wc.workcenter_id, wc) for wc in workcenters)
+                series_of.update((wc.workcenter_id, self.transform_series(wc).external_id) for wc in workcenters)
+                await series.write(self._series_items(workcenters, units))
+
         new_units: dict[str, str] = {}
-        async for window, entries in self.windows(self.read_entries):
-            sums = self.window_sums(series_of)
-            for entry in self.map_records(entries, _checked):
-                sums.add(entry)
-                unit = getattr(entry, "unit", None)
-                if unit and units.get(entry.workcenter_id) != unit:
-                    new_units[entry.workcenter_id] = unit
-            if sums.orphans:
-                # Entries on a workcenter without a series: the window stays open and is read again next run.
-                self.report.deferred += len(sums.orphans)
-                self.hold_window(window)
-            # A node series has its classic series' external id: the same items go to both sinks.
-            await points.put(PairedItems.same(sums.items()), window=window)
+
+        async def write_windows(series_written: Awaitable[None]) -> None:
+            async for window, entries in self.windows(self.read_entries):
+                await series_written  # a series exists before its datapoints are sent
+                sums = self.window_sums(series_of)
+                for entry in self.map_records(entries, _checked):
+                    sums.add(entry)
+                    unit = getattr(entry, "unit", None)
+                    if unit and units.get(entry.workcenter_id) != unit:
+                        new_units[entry.workcenter_id] = unit
+                if sums.orphans:
+                    # Entries on a workcenter without a series: the window stays open and is read again next run.
+                    self.report.deferred += len(sums.orphans)
+                    self.hold_window(window)
+                # A node series has its classic series' external id: the same items go to both sinks.
+                await points.put(PairedItems.same(sums.items()), window=window)
+
+        # The first windows are read while the series are written (an error of the series is the one raised).
+        series_written = asyncio.ensure_future(write_series())
+        await in_order(series_written, write_windows(series_written))
         if new_units:
             units.update(new_units)
             relabelled = [workcenters_by_id[wc] for wc in new_units if wc in workcenters_by_id]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,6 +11,7 @@ import httpx
 import pydantic
 
 from plex_cognite.core._ordered import ordered_fetch
+from plex_cognite.core._together import in_order
 from plex_cognite.observability.logs import get_logger
 from plex_cognite.plex._connect import ConnectSession, QueryParams, WindowTooLargeError, WindowTooSlowError
 from plex_cognite.plex._dates import Window
@@ -133,15 +133,7 @@ class WindowReader:
         except (WindowTooSlowError, WindowTooLargeError) as exc:
             left, right = window.split()
             _log.info("splitting plex window", path=path, pcn=pcn, window=str(window), reason=str(exc))
-            halves = [asyncio.ensure_future(self._fetch(pcn, path, params, half)) for half in (left, right)]
-            try:
-                first, second = await asyncio.gather(*halves)
-            except BaseException:
-                # Surface the error itself (not an ExceptionGroup) and stop the sibling half.
-                for task in halves:
-                    task.cancel()
-                await asyncio.gather(*halves, return_exceptions=True)
-                raise
+            first, second = await in_order(self._fetch(pcn, path, params, left), self._fetch(pcn, path, params, right))
             return [*first, *second]
         return [(window, body)]
 
