@@ -27,7 +27,8 @@ EXPECTED = {
     "ProductionEntry", "ScrapEntry", "WorkcenterStatusEntry", "WorkcenterStatus", "Container",
     # the extractor model: contracts, base classes, state, runner
     "KeyedItem", "WriteResult", "ItemFailure", "DeadLetter", "AsyncBaseExtractor", "BaseExtractor", "BoundSink",
-    "ExtractorContext", "ReadAheadBudget", "ExtractorResources", "StreamExtractor", "StreamReport", "RunReport",
+    "ExtractorContext", "ReadAheadBudget", "ReadAheadReader", "ExtractorResources", "StreamExtractor", "StreamReport",
+    "RunReport",
     "run_extractors", "run_extractors_sync", "LocalStateStore", "RawStateStore", "RedisStateStore", "MemoryStateStore",
     "StreamState", "DeadLetterStore",
     "LocalDeadLetterStore", "RawDeadLetterStore", "MasterDataExtractor", "JobsExtractor", "ProductionExtractor",

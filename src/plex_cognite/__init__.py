@@ -39,7 +39,7 @@ from plex_cognite.config import (
     load_settings,
 )
 from plex_cognite.core.bound_sink import BoundSink
-from plex_cognite.core.context import ExtractorContext, ReadAheadBudget
+from plex_cognite.core.context import ExtractorContext, ReadAheadBudget, ReadAheadReader
 from plex_cognite.core.deadletters import DeadLetterStore, LocalDeadLetterStore, RawDeadLetterStore
 from plex_cognite.core.extractor import BaseExtractor, StreamExtractor
 from plex_cognite.core.report import StreamReport
@@ -165,6 +165,7 @@ __all__ = [
     "RawSink",
     "RawStateStore",
     "ReadAheadBudget",
+    "ReadAheadReader",
     "RecordValidationError",
     "RedisCache",
     "RedisStateStore",

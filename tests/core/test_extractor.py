@@ -500,12 +500,13 @@ async def test_held_items_stay_held_when_writing_them_again_fails() -> None:
 
 
 class ReadingAhead(BaseExtractor):
-    """Reads 8 windows of 500 records, slowly consumed; notes the most windows it had fetched ahead."""
+    """Reads 8 windows of 500 records (or `per_window`), slowly consumed; notes the most windows fetched ahead."""
 
     stream: ClassVar[str] = "ahead"
 
-    def __init__(self, context: ExtractorContext) -> None:
+    def __init__(self, context: ExtractorContext, per_window: int = 500) -> None:
         super().__init__(context)
+        self.per_window = per_window
         self.started = self.delivered = self.most_ahead = 0
 
     async def read(self, window: TimeWindow) -> list[int]:
@@ -513,7 +514,7 @@ class ReadingAhead(BaseExtractor):
         if self.delivered:
             self.most_ahead = max(self.most_ahead, self.started - self.delivered)
         await asyncio.sleep(0)
-        return [0] * 500
+        return [0] * self.per_window
 
     async def extract(self) -> None:
         async for _window, _records in self.windows(self.read):
@@ -541,6 +542,23 @@ async def test_streams_sharing_a_read_ahead_budget_split_it() -> None:
     shared = ReadAheadBudget(1000)
     assert await _most_ahead(shared, shared) == (1, 1)
     assert shared.readers == 0
+
+
+async def test_a_shared_budget_goes_mostly_to_the_stream_with_the_most_records_left() -> None:
+    # 1,100 records: equal shares of 550 would let neither read ahead more than one 500-record window; by what
+    # they still expect (3,500 and 350 records after the first window), the dense stream may hold 1,000.
+    span = {"start": T0, "end": T0 + timedelta(hours=8), "window": timedelta(hours=1)}
+    store, shared = MemoryStateStore(), ReadAheadBudget(1100)
+    dense = ReadingAhead(context(store, window_records_ahead=shared, **span))
+    sparse = ReadingAheadToo(context(store, window_records_ahead=shared, **span), per_window=50)
+    await asyncio.gather(dense.run(), sparse.run())
+    assert (dense.most_ahead, dense.delivered) == (2, 8)
+    with shared.reading() as one, shared.reading() as other:
+        assert one.share() == other.share() == 550  # neither expects anything yet
+        one.records_left = 3_000
+        assert (one.share(), other.share()) == (550, 550)  # the other counts as expecting the same
+        other.records_left = 0
+        assert (one.share(), other.share()) == (1100, 1)
 
 
 def test_a_read_ahead_budget_is_shared_equally_between_its_readers() -> None:

@@ -22,6 +22,7 @@ from plex_cognite import (
     MemoryCache,
     MemoryStateStore,
     ReadAheadBudget,
+    ReadAheadReader,
     RetryPolicy,
     TokenBucketRateLimiter,
     WriteResult,
@@ -149,6 +150,9 @@ def test_extractors_of_one_process_can_share_a_read_ahead_budget() -> None:
     store = MemoryStateStore()
     contexts = [ExtractorContext(pcn, store, window_records_ahead=budget) for pcn in ("340884", "340885")]
     assert all(context.window_records_ahead is budget for context in contexts)
-    with budget.reading():
+    with budget.reading() as production, budget.reading() as scrap:
+        assert_type(production, ReadAheadReader)
         assert_type(budget.share(), int)
-        assert budget.share() == 10_000
+        assert budget.share() == 5_000
+        production.records_left, scrap.records_left = 90_000, 10_000
+        assert (production.share(), scrap.share()) == (9_000, 1_000)

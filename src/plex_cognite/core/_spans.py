@@ -30,7 +30,7 @@ class WindowSpans:
         most: Most windows in one span (>= 1).
     """
 
-    __slots__ = ("_densest", "_limit", "_most", "_planned", "_records")
+    __slots__ = ("_densest", "_limit", "_most", "_planned", "_records", "_seconds_left")
 
     def __init__(self, planned: Sequence[TimeWindow], records: int, *, most: int = 8) -> None:
         self._planned = planned
@@ -38,6 +38,7 @@ class WindowSpans:
         self._most = max(1, most)
         self._limit = 1 if records else 0
         self._densest = 0.0
+        self._seconds_left = sum((end - start).total_seconds() for start, end in planned)
 
     def __iter__(self) -> Iterator[tuple[TimeWindow, int]]:
         """Yield `(span, windows in it)` in time order; each span is sized when it is asked for."""
@@ -53,8 +54,14 @@ class WindowSpans:
                 end = next_end
                 width += 1
             self._limit = min(self._most, 2 * self._limit)
+            self._seconds_left -= (end - start).total_seconds()
             index += width
             yield (start, end), width
+
+    @property
+    def records_left(self) -> int | None:
+        """The records expected in the windows not handed out yet, at the densest rate seen; None before any."""
+        return round(self._densest * self._seconds_left) if self._densest else None
 
     def observe(self, span: TimeWindow, records: int) -> None:
         """Learn the density of the history from a span that was read (`records` in it)."""

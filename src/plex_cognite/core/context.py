@@ -11,15 +11,18 @@ from plex_cognite.core.deadletters import DeadLetterStore, MemoryDeadLetterStore
 from plex_cognite.core.report import StreamReport
 from plex_cognite.typing import Pcn, StateStore
 
-__all__ = ["ExtractorContext", "ReadAheadBudget"]
+__all__ = ["ExtractorContext", "ReadAheadBudget", "ReadAheadReader"]
 
 
 class ReadAheadBudget:
     """How many records of history windows may be held ahead of the ones being written, shared by streams.
 
-    Every stream reading history windows with this budget gets an equal share of it (`records // readers`), so
+    Every stream reading history windows with this budget claims a share of it while it reads (`reading()`), so
     streams that run at the same time hold about `records` between them, not each; when one finishes, the others'
-    shares grow again. `open_resources` makes one per run and `extractor_context` gives it to every extractor.
+    shares grow again. A reader that says how many records it still expects to read (`ReadAheadReader.records_left`)
+    gets a share in proportion to them: a plant's production entries, read a few busy days at a time, get most of it
+    and sparse scrap or status history, read a week per request, little. `open_resources` makes one per run and
+    `extractor_context` gives it to every extractor.
 
     Args:
         records: The records to hold ahead, across all readers (>= 1).
@@ -32,28 +35,60 @@ class ReadAheadBudget:
         if records < 1:
             raise ValueError(f"a read-ahead budget needs at least one record, got {records}")
         self.records = records
-        self._readers = 0
+        self._readers: list[ReadAheadReader] = []
 
     @property
     def readers(self) -> int:
         """Streams reading windows with this budget right now."""
-        return self._readers
+        return len(self._readers)
 
     def share(self) -> int:
-        """The records one reader may hold ahead now (at least 1)."""
-        return max(1, self.records // max(1, self._readers))
+        """An equal share: the records one reader may hold ahead now when none says what it expects (at least 1)."""
+        return max(1, self.records // max(1, len(self._readers)))
+
+    def share_of(self, reader: ReadAheadReader) -> int:
+        """The records `reader` may hold ahead now: its part of the records all readers still expect (at least 1).
+
+        A reader that expects nothing yet counts as expecting what the others do on average; while no reader
+        expects anything, every share is equal.
+        """
+        expected = [other.records_left for other in self._readers if other.records_left is not None]
+        if reader.records_left is None or not expected:
+            return self.share()
+        total = sum(expected) * len(self._readers) / len(expected)
+        return max(1, int(self.records * reader.records_left / total)) if total > 0 else self.share()
 
     @contextlib.contextmanager
-    def reading(self) -> Iterator[ReadAheadBudget]:
-        """Count a reader while the block runs (a stream's whole pass over its windows)."""
-        self._readers += 1
+    def reading(self) -> Iterator[ReadAheadReader]:
+        """Claim a share while the block runs (a stream's whole pass over its windows)."""
+        reader = ReadAheadReader(self)
+        self._readers.append(reader)
         try:
-            yield self
+            yield reader
         finally:
-            self._readers -= 1
+            self._readers.remove(reader)
 
     def __repr__(self) -> str:
-        return f"ReadAheadBudget(records={self.records}, readers={self._readers})"
+        return f"ReadAheadBudget(records={self.records}, readers={len(self._readers)})"
+
+
+class ReadAheadReader:
+    """One stream's claim on a `ReadAheadBudget`, from `ReadAheadBudget.reading()`.
+
+    Attributes:
+        records_left: The records the stream still expects to read (an estimate, updated as it reads), or None
+            while it cannot tell.
+    """
+
+    __slots__ = ("_budget", "records_left")
+
+    def __init__(self, budget: ReadAheadBudget) -> None:
+        self._budget = budget
+        self.records_left: int | None = None
+
+    def share(self) -> int:
+        """The records this reader may hold ahead now (see `ReadAheadBudget.share_of`)."""
+        return self._budget.share_of(self)
 
 
 @dataclass

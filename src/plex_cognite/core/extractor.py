@@ -35,7 +35,7 @@ from plex_cognite.core._ledger import StreamLedger
 from plex_cognite.core._ordered import ordered_fetch
 from plex_cognite.core._spans import WindowSpans
 from plex_cognite.core.bound_sink import BoundSink
-from plex_cognite.core.context import ExtractorContext, ReadAheadBudget
+from plex_cognite.core.context import ExtractorContext, ReadAheadBudget, ReadAheadReader
 from plex_cognite.core.report import ReplayOutcome, StreamReport
 from plex_cognite.core.state import StreamState
 from plex_cognite.core.windows import plan_windows
@@ -47,6 +47,7 @@ __all__ = [
     "BoundSink",
     "ExtractorContext",
     "ReadAheadBudget",
+    "ReadAheadReader",
     "ReplayOutcome",
     "ReplayUnsupportedError",
     "StreamExtractor",
@@ -274,13 +275,14 @@ class BaseExtractor(ABC):
             else:
                 records = list(await answer)
             spans.observe(window, len(records))
+            reader.records_left = spans.records_left
             return records
 
         depth = lookahead or self.context.window_concurrency
         ahead = self.context.window_records_ahead
         budget = ahead if isinstance(ahead, ReadAheadBudget) else ReadAheadBudget(ahead)
-        with budget.reading():
-            async for (window, count), records in ordered_fetch(spans, read, depth, size_of=len, budget=budget.share):
+        with budget.reading() as reader:
+            async for (window, count), records in ordered_fetch(spans, read, depth, size_of=len, budget=reader.share):
                 ledger.report.position = window[0]
                 ledger.window_opened(window, windows=count)
                 failures_before = ledger.transient_failures
