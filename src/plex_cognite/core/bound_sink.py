@@ -47,7 +47,7 @@ class BoundSink(Generic[ItemT]):
         weigh: An item's weight for `max_batch_weight` (for example its datapoint count).
         max_batch_weight: Seal a `put` batch before its weight passes this.
         max_batch_age_s: Seal a `put` batch this long after it opened.
-        max_pending: Sealed `put` batches in memory at once (default: 2 x concurrency).
+        max_pending: Sealed `put` batches in memory at once (default: concurrency + 2).
         hash_prefix: Prepended to item keys in the state's content hashes, for a sink whose keys may equal another
             sink's (for example data-modeling nodes named like the classic assets).
     """

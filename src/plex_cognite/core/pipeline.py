@@ -82,7 +82,8 @@ class AsyncBatchProcessor(Generic[ItemT]):
         batch_size: Items per batch (the CDF limit is 1000 for most resources).
         max_batch_age_s: A non-empty open batch is sealed after this many seconds even if not full.
         concurrency: Concurrent sink writes.
-        max_pending: Sealed but not yet committed batches allowed before `put` blocks (default `2 * concurrency`).
+        max_pending: Sealed but not yet committed batches allowed before `put` blocks (default `concurrency + 2`:
+            one per write in flight and two ready behind them, so a request starts the moment one returns).
         weigh: Weight of one item (default 1); with `max_batch_weight`, batches are also cut by total weight, e.g.
             datapoints per request (CDF takes 100,000 per insert).
         max_batch_weight: A batch is sealed before an item that would take it past this weight.
@@ -116,7 +117,7 @@ class AsyncBatchProcessor(Generic[ItemT]):
         self.batch_size = batch_size
         self.max_batch_age_s = max_batch_age_s
         self.concurrency = concurrency
-        self.max_pending = max_pending if max_pending is not None else 2 * concurrency
+        self.max_pending = max_pending if max_pending is not None else concurrency + 2
         if self.max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, got {self.max_pending}")
         self._weigh = weigh
