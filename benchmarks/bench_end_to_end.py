@@ -118,11 +118,13 @@ def _serve_cdf(latency_s: float, conn: Any) -> None:
 
         def counts(cpu: float) -> dict[str, Any]:
             writes: dict[str, int] = {}
+            reads: dict[str, int] = {}
             for record in cdf.request_log:
-                if record.method == "POST" and not _READ.search(record.path):
-                    writes[record.path] = writes.get(record.path, 0) + 1
+                kind = writes if record.method == "POST" and not _READ.search(record.path) else reads
+                kind[record.path] = kind.get(record.path, 0) + 1
             return {
                 "writes": writes,
+                "reads": reads,
                 "assets": len(cdf.assets),
                 "events": len(cdf.events),
                 "timeseries": len(cdf.timeseries),
@@ -555,6 +557,7 @@ def main() -> None:
             f"{cdf['datapoints']} datapoints"
         )
         print(f"   write requests {writes} vs minimum {floor} (ratio {writes / max(floor, 1):.2f}): {cdf['writes']}")
+        print(f"   other CDF requests: {cdf.get('reads', {})}")
         rerun_writes = sum(rerun["cdf"]["writes"].values())
         print(
             f"   re-run over unchanged data: {rerun['seconds']:.1f} s (CPU {rerun['cpu']:.1f} s), "

@@ -61,6 +61,7 @@ def test_typing_module_exports_the_protocols() -> None:
     assert {
         "Source",
         "Sink",
+        "PreparingSink",
         "KeyedItem",
         "WriteResult",
         "ItemFailure",

@@ -27,6 +27,7 @@ __all__ = [
     "JSONValue",
     "KeyedItem",
     "Pcn",
+    "PreparingSink",
     "RateLimiter",
     "Sink",
     "Source",
@@ -155,6 +156,22 @@ class Sink(Protocol[ItemT_contra]):
 
     async def write(self, items: Sequence[ItemT_contra]) -> WriteResult:
         """Write `items`; report item by item what landed, what failed and what was deferred."""
+        ...
+
+
+@runtime_checkable
+class PreparingSink(Sink[ItemT_contra], Protocol[ItemT_contra]):
+    """A sink that can get ready for a write before it is made (optional; a plain `Sink` works everywhere).
+
+    A pipelined write (`BoundSink.put`, `AsyncBatchProcessor`) calls `prepare` with a batch as soon as the batch is
+    sealed, while earlier batches are still being written, and `write` with the same batch once a writer is free:
+    the CDF event and time-series sinks look up the batch's asset ids there, so the lookup's round trip is not
+    paid inside the write. `prepare` must not change what `write` does, only make it cheaper; its errors are
+    ignored (the write meets them again and reports them item by item).
+    """
+
+    async def prepare(self, items: Sequence[ItemT_contra]) -> None:
+        """Get ready to write `items` (for example, look up what the write will need)."""
         ...
 
 

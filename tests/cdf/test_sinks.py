@@ -34,6 +34,7 @@ from plex_cognite.errors import CogniteWriteError
 from plex_cognite.resilience import RetryPolicy
 from plex_cognite.testing._faults import Fault
 from plex_cognite.testing.fake_cdf import FakeCDF, ResourceKind
+from plex_cognite.typing import PreparingSink
 
 FAST_RETRY = RetryPolicy(max_attempts=5, initial_wait_s=0.01, min_wait_s=0.01, max_wait_s=0.05, name="cdf-test")
 
@@ -205,6 +206,23 @@ async def test_event_sink_missing_asset_policies(fake_cdf: FakeCDF, aclient: Asy
         assert sorted(result.created) == ["held", "ok"]
         assert stored(fake_cdf, "events", "held")["assetIds"] == [root_id]
         assert sink.skipped_links == 1
+
+
+async def test_a_prepared_event_batch_is_written_without_looking_an_asset_up(
+    fake_cdf: FakeCDF, aclient: AsyncCogniteClient
+) -> None:
+    await AssetSink(aclient, retry=FAST_RETRY).write([AssetItem("root", "root")])
+    resolver = AssetIDResolver(aclient)  # nothing cached: the root is looked up too
+    sink = EventSink(aclient, resolver=resolver, retry=FAST_RETRY)
+    assert isinstance(sink, PreparingSink)
+    items = [EventItem("ok", asset_external_ids=("root",)), EventItem("held", asset_external_ids=("root", "ghost"))]
+    await sink.prepare(items)
+    lookups = fake_cdf.request_counts(path="/assets/byids")
+    assert lookups >= 1
+    result = await sink.write(items)
+    assert fake_cdf.request_counts(path="/assets/byids") == lookups  # found and missing ids both came from prepare
+    assert result.created == ["ok"]
+    assert [(f.key, f.deferred) for f in result.failed] == [("held", True)]
 
 
 async def test_time_series_are_linked_by_numeric_asset_id(fake_cdf: FakeCDF, aclient: AsyncCogniteClient) -> None:

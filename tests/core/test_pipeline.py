@@ -246,3 +246,49 @@ async def test_batches_are_cut_by_weight() -> None:
         for n in [40, 40, 40, 100, 30, 80]:
             await p.put(n)
     assert sizes == [80, 40, 100, 30, 80]
+
+
+class PreparedSink(RecordingSink):
+    """Also prepares: notes which batches were prepared while a write was in flight; fails to prepare `bad`."""
+
+    def __init__(self, delays: Sequence[float] = (), bad: int | None = None) -> None:
+        super().__init__(delays)
+        self.bad = bad
+        self.prepared: list[list[int]] = []
+        self.prepared_during_a_write = 0
+
+    async def prepare(self, items: Sequence[int]) -> None:
+        if self.in_flight:
+            self.prepared_during_a_write += 1
+        await asyncio.sleep(0)
+        if self.bad is not None and self.bad in items:
+            raise RuntimeError("lookup failed")
+        self.prepared.append(list(items))
+
+
+async def test_a_preparing_sink_prepares_each_batch_when_sealed_before_it_is_written() -> None:
+    sink = PreparedSink(delays=[0.01], bad=25)
+    async with AsyncBatchProcessor(sink, batch_size=10, concurrency=1) as processor:
+        for i in range(40):
+            await processor.put(i)
+    # The batch with 25 failed to prepare: it is written all the same (the write meets any error itself).
+    assert sink.prepared == [list(range(10)), list(range(10, 20)), list(range(30, 40))]
+    assert sorted(sink.written) == list(range(40))
+    assert sink.prepared_during_a_write >= 1  # a batch waiting for the one writer was prepared meanwhile
+
+
+async def test_prepare_can_be_given_for_a_plain_write_function() -> None:
+    prepared: list[list[int]] = []
+    written: list[list[int]] = []
+
+    async def prepare(items: Sequence[int]) -> None:
+        prepared.append(list(items))
+
+    async def write(items: Sequence[int]) -> WriteResult:
+        assert list(items) in prepared  # prepared before written
+        written.append(list(items))
+        return WriteResult(requests=1)
+
+    async with AsyncBatchProcessor(write, batch_size=3, prepare=prepare) as processor:
+        await processor.put_many(range(7))
+    assert sorted(written) == prepared == [[0, 1, 2], [3, 4, 5], [6]]

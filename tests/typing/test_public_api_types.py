@@ -33,7 +33,7 @@ from plex_cognite import (
 from plex_cognite.cdf import DatapointsItem, PointArray
 from plex_cognite.errors import ErrorCategory
 from plex_cognite.testing import FakeCDF
-from plex_cognite.typing import CacheBackend, RateLimiter, Sink, Source, TimeWindow
+from plex_cognite.typing import CacheBackend, PreparingSink, RateLimiter, Sink, Source, TimeWindow
 
 
 def seed_usage_is_synchronous(client: CogniteClient) -> list[int]:
@@ -91,8 +91,23 @@ class CountingSink:
         return WriteResult(created=[item.external_id for item in items])
 
 
+class WarmingSink(CountingSink):
+    """A user's sink that gets ready for a pipelined write before it is made."""
+
+    warmed = 0
+
+    async def prepare(self, items: Sequence[EventItem]) -> None:
+        self.warmed += len(items)
+
+
 def protocols_accept_user_classes() -> tuple[Source[dict[str, str]], Sink[EventItem], CacheBackend, RateLimiter]:
     return ListSource([]), CountingSink(), MemoryCache(), TokenBucketRateLimiter(rate_per_minute=200)
+
+
+def test_a_sink_with_prepare_is_a_preparing_sink() -> None:
+    warming: PreparingSink[EventItem] = WarmingSink()
+    assert isinstance(warming, PreparingSink)
+    assert not isinstance(CountingSink(), PreparingSink)
 
 
 def test_decorated_functions_keep_their_types() -> None:

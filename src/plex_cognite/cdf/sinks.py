@@ -288,6 +288,14 @@ class _LinkingSink(_ResourceSink, Generic[_LinkedT]):
     def _body(self, item: _LinkedT, asset_ids: list[AssetId]) -> dict[str, Any]:
         raise NotImplementedError
 
+    async def prepare(self, items: Sequence[_LinkedT]) -> None:
+        """Look up the asset ids `items` link to, so that writing them finds every id (or its absence) cached.
+
+        A pipelined write calls it as a batch is sealed (see `PreparingSink`): each batch of jobs names a few parts
+        CDF does not have, and without it every write waited for that lookup (one round trip per batch).
+        """
+        await self.resolver.resolve_async({ref for item in items for ref in self._asset_refs(item)})
+
     async def _link_and_upsert(self, items: Sequence[_LinkedT]) -> WriteResult:
         started = time.perf_counter()
         unique = _dedupe(items)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from plex_cognite.core.pipeline import AsyncBatchProcessor, CommittedBatch
-from plex_cognite.typing import KeyedItem, Sink, TimeWindow, WriteResult
+from plex_cognite.typing import KeyedItem, PreparingSink, Sink, TimeWindow, WriteResult
 
 if TYPE_CHECKING:
     from plex_cognite.core._ledger import StreamLedger
@@ -152,11 +152,16 @@ class BoundSink(Generic[ItemT]):
             max_batch_age_s=self.max_batch_age_s,
             weigh=None if weigh is None else (lambda queued: weigh(queued[0])),
             max_batch_weight=self.max_batch_weight,
+            prepare=self._prepare_queued if isinstance(self.sink, PreparingSink) else None,
         )
         stack = self._ledger().exit_stack
         stack.callback(self._closed)  # callbacks run last-in first-out: after the pipeline was flushed
         self._processor = await stack.enter_async_context(processor)
         return self._processor
+
+    async def _prepare_queued(self, batch: Sequence[_Queued[ItemT]]) -> None:
+        assert isinstance(self.sink, PreparingSink)
+        await self.sink.prepare([item for item, _, _ in batch])
 
     async def _write_queued(self, batch: Sequence[_Queued[ItemT]]) -> WriteResult:
         return await self.sink.write([item for item, _, _ in batch])

@@ -11,6 +11,8 @@
 - **Ordered acknowledgement**: every sealed batch gets a sequence number. Writers finish in any order, but
   `on_commit` is called strictly in sequence order and only over a contiguous prefix of acknowledged batches, so a
   watermark or a completed window attached to batch *k* is committed only once batches 0..k all landed.
+- **Preparation**: with `prepare` (or a `PreparingSink`), a sealed batch is prepared at once, while it waits for
+  a writer (a linking sink looks up its asset ids), so that round trip is not paid inside the write.
 - **Checkpoints**: `mark(token)` attaches a token (a completed window, a watermark) to the current open batch; it is
   handed to `on_commit` with that batch, that is, after every item put before it was acknowledged.
 - **Cancellation**: leaving the `async with` block with an exception (or being cancelled) abandons queued and
@@ -32,7 +34,7 @@ from types import TracebackType
 from typing import Generic, TypeVar
 
 from plex_cognite.core.results import WriteResult
-from plex_cognite.typing import Sink
+from plex_cognite.typing import PreparingSink, Sink
 
 __all__ = ["AsyncBatchProcessor", "CommittedBatch", "prefetch"]
 
@@ -65,9 +67,11 @@ class _OpenBatch(Generic[ItemT]):
     checkpoints: list[object] = field(default_factory=list)
     opened_at: float | None = None
     weight: int = 0
+    prepared: asyncio.Task[None] | None = None
 
 
 WriteFn = Callable[[Sequence[ItemT]], Awaitable[WriteResult]]
+PrepareFn = Callable[[Sequence[ItemT]], Awaitable[None]]
 CommitFn = Callable[[CommittedBatch[ItemT]], Awaitable[None] | None]
 
 
@@ -87,6 +91,8 @@ class AsyncBatchProcessor(Generic[ItemT]):
         weigh: Weight of one item (default 1); with `max_batch_weight`, batches are also cut by total weight, e.g.
             datapoints per request (CDF takes 100,000 per insert).
         max_batch_weight: A batch is sealed before an item that would take it past this weight.
+        prepare: Called with each batch when it is sealed, before it is written (default: the sink's own `prepare`
+            when it is a `PreparingSink`); its errors are ignored.
 
     Example:
         >>> async def main(sink, items):
@@ -107,12 +113,16 @@ class AsyncBatchProcessor(Generic[ItemT]):
         max_pending: int | None = None,
         weigh: Callable[[ItemT], int] | None = None,
         max_batch_weight: int | None = None,
+        prepare: PrepareFn[ItemT] | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         self._write: WriteFn[ItemT] = sink.write if isinstance(sink, Sink) else sink
+        if prepare is None and isinstance(sink, PreparingSink):
+            prepare = sink.prepare
+        self._prepare = prepare
         self._on_commit = on_commit
         self.batch_size = batch_size
         self.max_batch_age_s = max_batch_age_s
@@ -249,6 +259,8 @@ class AsyncBatchProcessor(Generic[ItemT]):
             seq = self._next_seq
             self._next_seq += 1
             if batch.items:
+                if self._prepare is not None and self._group is not None:
+                    batch.prepared = self._group.create_task(self._prepared(batch.items))
                 self._queue.put_nowait((seq, batch))
                 return
         # A batch of checkpoints only: nothing to write, acknowledge it at once (in order, like any other).
@@ -276,9 +288,17 @@ class AsyncBatchProcessor(Generic[ItemT]):
             if entry is None:
                 return
             seq, batch = entry
+            if batch.prepared is not None:
+                await batch.prepared
+                batch.prepared = None
             result = await self._write(batch.items)
             self.batches_written += 1
             await self._complete(CommittedBatch(seq, batch.items, result, batch.checkpoints))
+
+    async def _prepared(self, items: Sequence[ItemT]) -> None:
+        assert self._prepare is not None
+        with contextlib.suppress(Exception):  # the write meets the error again and reports it item by item
+            await self._prepare(items)
 
     async def _complete(self, batch: CommittedBatch[ItemT]) -> None:
         self._done[batch.seq] = batch
