@@ -34,6 +34,7 @@ from plex_cognite.core._deferred import HeldItem, held_key, restore_held
 from plex_cognite.core._ledger import StreamLedger
 from plex_cognite.core._ordered import ordered_fetch
 from plex_cognite.core._spans import WindowSpans
+from plex_cognite.core._together import collect
 from plex_cognite.core.bound_sink import BoundSink
 from plex_cognite.core.context import ExtractorContext, ReadAheadBudget, ReadAheadReader
 from plex_cognite.core.report import ReplayOutcome, StreamReport
@@ -270,10 +271,7 @@ class BaseExtractor(ABC):
         async def read(span: tuple[TimeWindow, int]) -> list[RecordT]:
             window = span[0]
             answer = fetch(window)
-            if isinstance(answer, AsyncIterable):
-                records = [record async for batch in answer for record in batch]
-            else:
-                records = list(await answer)
+            records = await collect(answer) if isinstance(answer, AsyncIterable) else list(await answer)
             spans.observe(window, len(records))
             reader.records_left = spans.records_left
             return records
