@@ -21,10 +21,18 @@ async def fail_after(message: str, delay: float) -> str:
 
 
 async def test_results_come_in_the_order_given_and_the_awaitables_run_at_once() -> None:
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    assert await in_order(value_after("slow", 0.2), value_after("fast", 0.0)) == ("slow", "fast")
-    assert loop.time() - started < 0.35
+    second_started = asyncio.Event()
+
+    async def first() -> str:
+        await second_started.wait()  # run one after the other, this would never finish
+        return "first"
+
+    async def second() -> str:
+        second_started.set()
+        return "second"
+
+    async with asyncio.timeout(5):
+        assert await in_order(first(), second()) == ("first", "second")
 
 
 async def test_the_first_listed_failure_is_raised_even_when_a_later_one_failed_first() -> None:
