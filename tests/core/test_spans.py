@@ -81,3 +81,8 @@ def test_spans_are_the_planned_windows_in_order_each_once(
         covered += members
         spans.observe(span, observed[number] if number < len(observed) else 0)
     assert covered == planned
+
+
+def test_a_negative_record_target_reads_one_window_per_span() -> None:
+    planned = hours(*range(5))
+    assert list(WindowSpans(planned, -5)) == [(window, 1) for window in planned]

@@ -36,7 +36,7 @@ class WindowSpans:
         self._planned = planned
         self._records = max(0, records)
         self._most = max(1, most)
-        self._limit = 1 if records else 0
+        self._limit = 1 if self._records else 0  # 0: never more than one window
         self._densest = 0.0
         self._seconds_left = sum((end - start).total_seconds() for start, end in planned)
 
