@@ -143,6 +143,13 @@ class BoundSink(Generic[ItemT]):
         if self._processor is not None:
             return self._processor
         weigh = self._weigh
+        prepare = None
+        if isinstance(self.sink, PreparingSink):
+            preparing: PreparingSink[ItemT] = self.sink
+
+            async def prepare(batch: Sequence[_Queued[ItemT]]) -> None:
+                await preparing.prepare([item for item, _, _ in batch])
+
         processor: AsyncBatchProcessor[_Queued[ItemT]] = AsyncBatchProcessor(
             self._write_queued,
             on_commit=self._on_commit,
@@ -152,16 +159,12 @@ class BoundSink(Generic[ItemT]):
             max_batch_age_s=self.max_batch_age_s,
             weigh=None if weigh is None else (lambda queued: weigh(queued[0])),
             max_batch_weight=self.max_batch_weight,
-            prepare=self._prepare_queued if isinstance(self.sink, PreparingSink) else None,
+            prepare=prepare,
         )
         stack = self._ledger().exit_stack
         stack.callback(self._closed)  # callbacks run last-in first-out: after the pipeline was flushed
         self._processor = await stack.enter_async_context(processor)
         return self._processor
-
-    async def _prepare_queued(self, batch: Sequence[_Queued[ItemT]]) -> None:
-        assert isinstance(self.sink, PreparingSink)
-        await self.sink.prepare([item for item, _, _ in batch])
 
     async def _write_queued(self, batch: Sequence[_Queued[ItemT]]) -> WriteResult:
         return await self.sink.write([item for item, _, _ in batch])
