@@ -25,6 +25,7 @@ from typing import ClassVar
 
 from plex_cognite.cdf.items import AssetItem, DatapointsItem, RawRowItem
 from plex_cognite.cdf.sinks import RawSink
+from plex_cognite.core._together import collect
 from plex_cognite.core.bound_sink import BoundSink
 from plex_cognite.core.context import ExtractorContext
 from plex_cognite.extractors._inventory import (
@@ -229,10 +230,7 @@ async def read_locations(plex: PcnPlexClient) -> tuple[dict[str, str], list[Loca
     building_ids: dict[str, str] = {}
     async for buildings in plex.iter_buildings():
         building_ids.update((b.building_code, b.id) for b in buildings if b.building_code)
-    locations: list[Location] = []
-    async for batch in plex.iter_locations():
-        locations += batch
-    return building_ids, locations
+    return building_ids, await collect(plex.iter_locations())
 
 
 def _strings(value: JSONValue | None) -> list[str]:
