@@ -209,6 +209,62 @@ def test_the_fast_path_makes_what_pydantic_makes(case: tuple[type[PlexRecord], b
     )
 
 
+def _values(values: Any) -> list[tuple[type, str]]:
+    return [(type(value), repr(value)) for value in values]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(_bodies(), st.data(), st.sampled_from([None, 150, 1_500]))
+def test_a_projection_is_the_fields_of_the_records_pydantic_makes(
+    case: tuple[type[PlexRecord], bytes], data: st.DataObject, slice_bytes: int | None
+) -> None:
+    # The same rows are kept and dead-lettered (same reasons); a row `FastRows` makes comes as the tuple of the fields'
+    # values (by type and value), any other as the record pydantic makes.
+    model, body = case
+    fields = tuple(data.draw(st.lists(st.sampled_from(list(model.model_fields)), min_size=1, max_size=4, unique=True)))
+    letters: list[DeadLetter] = []
+    with pytest.MonkeyPatch.context() as patch:
+        if slice_bytes is not None:
+            patch.setattr(_stream, "_SLICE_BYTES", slice_bytes)
+        projected = RowValidator("rows", "340884", on_dead_letter=letters.append).project_json(model, body, fields)
+    records, expected_letters = _validated(model, body, fast=False, slice_bytes=slice_bytes)
+    assert [(letter.reason, letter.payload) for letter in letters] == expected_letters
+    assert len(projected) == len(records)
+    pydantic_records = RowValidator("rows", "340884").validate(model, json.loads(body))
+    for made, record, want in zip(projected, records, pydantic_records, strict=True):
+        if type(made) is tuple:
+            assert _values(made) == _values(getattr(want, name) for name in fields)
+        else:
+            assert _record(made) == record
+
+
+def test_a_projection_makes_tuples_of_the_fields_without_records() -> None:
+    rows: list[Any] = _production_rows(2_000)
+    rows[700] = {**rows[700], "quantity": -1.0}  # dead-lettered, as for records
+    rows[900] = {**rows[900], "transactionDate": "2025-01-06 00:00:00Z"}  # not Plex's form: pydantic's record
+    letters: list[DeadLetter] = []
+    with pytest.MonkeyPatch.context() as patch:
+        counted = _Counted(patch)
+        made = RowValidator("rows", "340884", on_dead_letter=letters.append).project_json(
+            models.ProductionEntry, json.dumps(rows).encode(), ("workcenter_id", "transaction_date", "quantity")
+        )
+    assert counted.fast == 0  # no record built by `FastRows`
+    assert len(made) == 1_999
+    assert [letter.reason.split(":")[0] for letter in letters] == ["negative_number"]
+    assert made[0] == ("wc-0", datetime.datetime(2025, 1, 6, tzinfo=datetime.UTC), 0.0)
+    assert made[1_234 - 1] == ("wc-2", datetime.datetime(2025, 1, 6, 0, 0, 34, 123, tzinfo=datetime.UTC), 1_234.0)
+    assert isinstance(made[899], models.ProductionEntry)  # row 900 (one row before it was dead-lettered)
+    assert made[899].transaction_date == datetime.datetime(2025, 1, 6, tzinfo=datetime.UTC)
+    assert sum(type(value) is tuple for value in made) == 1_998
+
+
+def test_a_projection_of_a_field_the_layout_lacks_is_left_to_records() -> None:
+    keys = ("transactionDate", "workcenterId", "quantity")
+    assert fast_rows_for(models.ProductionEntry, keys, ("workcenter_id", "unit")) is None
+    assert fast_rows_for(models.ProductionEntry, keys, ("workcenter_id", "quantity")) is not None
+    assert fast_rows_for(models.ProductionEntry, keys, ()) is None
+
+
 # -- which rows the fast path makes, and when it gives a body up ------------------------------------------------------
 
 

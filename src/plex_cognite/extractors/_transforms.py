@@ -307,13 +307,18 @@ class QuantitySums:
 
     def add(self, entry: ProductionEntry | ScrapEntry) -> None:
         """Add one valid entry (see `check_quantity`); an entry whose workcenter has no series is kept aside."""
-        series = self.series_of.get(entry.workcenter_id)
-        if series is None:
+        if not self.add_quantity(entry.workcenter_id, entry.transaction_date, entry.quantity):
             self.orphans.append(entry)
-            return
+
+    def add_quantity(self, workcenter_id: str, moment: datetime, quantity: float) -> bool:
+        """Add one valid quantity at `moment`; False (nothing added) when the workcenter has no series."""
+        series = self.series_of.get(workcenter_id)
+        if series is None:
+            return False
         points = self._sums[series]
-        moment = epoch_ms(entry.transaction_date)
-        points[moment] = points.get(moment, 0.0) + float(entry.quantity)
+        ms = epoch_ms(moment)
+        points[ms] = points.get(ms, 0.0) + float(quantity)
+        return True
 
     def items(self) -> list[DatapointsItem]:
         """One `DatapointsItem` per series, points in time order."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 import pydantic
@@ -119,9 +119,39 @@ class WindowReader:
         params: QueryParams | None = None,
     ) -> list[RecordT]:
         """Every valid record of one window (split and retried as `iter_windows` does), in one list."""
-        records: list[RecordT] = []
+        return await self._read(pcn, path, model, window, validator, time_of, params, None)
+
+    async def project_window(
+        self,
+        pcn: str,
+        path: str,
+        model: type[RecordT],
+        window: Window,
+        validator: RowValidator,
+        fields: tuple[str, ...],
+        time_of: Callable[[Any], datetime],
+        params: QueryParams | None = None,
+    ) -> list[RecordT | tuple[Any, ...]]:
+        """As `read_window`, rows decoded as tuples of `fields` where they can be (see `RowValidator.project_json`).
+
+        `time_of` is given records and tuples.
+        """
+        return await self._read(pcn, path, model, window, validator, time_of, params, fields)
+
+    async def _read(
+        self,
+        pcn: str,
+        path: str,
+        model: type[RecordT],
+        window: Window,
+        validator: RowValidator,
+        time_of: Callable[[Any], datetime],
+        params: QueryParams | None,
+        fields: tuple[str, ...] | None,
+    ) -> list[Any]:
+        records: list[Any] = []
         for part, body in await self._fetch(pcn, path, dict(params or {}), window):
-            async for batch in self._batches(pcn, part, body, model, validator, time_of):
+            async for batch in self._batches(pcn, part, body, model, validator, time_of, fields):
                 records.extend(batch.records)
         return records
 
@@ -160,10 +190,14 @@ class WindowReader:
         model: type[RecordT],
         validator: RowValidator,
         time_of: Callable[[RecordT], datetime],
+        fields: tuple[str, ...] | None = None,
     ) -> AsyncGenerator[WindowBatch[RecordT], None]:
         # The body is held anyway (a window is delivered whole or not at all): validate it, a slice at a time.
         # Plex does not document whether endDate is inclusive: keep [start, end) so no row is delivered twice.
-        records = [record for record in validator.validate_json(model, body) if window.contains(time_of(record))]
+        rows: list[Any] = (
+            validator.validate_json(model, body) if fields is None else validator.project_json(model, body, fields)
+        )
+        records: list[Any] = [record for record in rows if window.contains(time_of(record))]  # records or tuples
         del body  # the records are all that is needed from here on
         size = self._batch_size
         for offset in range(0, len(records), size):

@@ -103,9 +103,10 @@ class _ArrayBody:
     without a `}` that ends an element, goes on through `ArrayDecoder`, which decodes anything and names the fault.
     """
 
-    def __init__(self, validator: RowValidator, model: type[RecordT]) -> None:
+    def __init__(self, validator: RowValidator, model: type[RecordT], fields: tuple[str, ...] | None = None) -> None:
         self._validator = validator
         self._model = model
+        self._fields = fields  # rows `FastRows` makes come as tuples of these fields (see `validate_json`)
         self._adapter = _rows_adapter(model)
         self._pending = bytearray()  # the body after what was validated (and its '[' or the last element's end)
         self._read = 0  # bytes of the body no longer pending
@@ -213,7 +214,7 @@ class _ArrayBody:
         except msgspec.DecodeError:
             return None
         keys = keys_of(rows[0]) if rows else None
-        return None if keys is None else fast_rows_for(self._model, keys)
+        return None if keys is None else fast_rows_for(self._model, keys, self._fields)
 
     def _around_misfits(self, data: bytes, misfit: RowMisfitError) -> list[Any] | None:
         """As `_row_by_row`, for a run `FastRows` missed at a row: the rows between misfits in bulk.
@@ -299,7 +300,7 @@ class _ArrayBody:
             except RowMisfitError:
                 pass
         keys = keys_of(row)
-        fast = fast_rows_for(self._model, keys) if keys is not None else None
+        fast = fast_rows_for(self._model, keys, self._fields) if keys is not None else None
         if fast is None or fast is self._fast:
             return None
         try:
@@ -450,8 +451,20 @@ class RowValidator:
             SourceError: The body is not a JSON array, or it is malformed or truncated.
             ValidationError: A row failed and the validator is strict.
         """
-        parser = _ArrayBody(self, model)
-        records: list[RecordT] = []
+        return self._parse(_ArrayBody(self, model), body)
+
+    def project_json(
+        self, model: type[RecordT], body: bytes | bytearray, fields: tuple[str, ...]
+    ) -> list[RecordT | tuple[Any, ...]]:
+        """As `validate_json`, but each row `FastRows` decodes comes as the tuple of its `fields` values.
+
+        Rows are checked exactly as for records (the same rows are dead-lettered, for the same reasons); those that
+        pydantic validates (another layout, a value `FastRows` leaves to pydantic) still come as records.
+        """
+        return self._parse(_ArrayBody(self, model, fields), body)
+
+    def _parse(self, parser: _ArrayBody, body: bytes | bytearray) -> list[Any]:
+        records: list[Any] = []
         try:
             for offset in range(0, len(body), _SLICE_BYTES):
                 records += parser.feed(body[offset : offset + _SLICE_BYTES])
@@ -467,8 +480,9 @@ class RowValidator:
         """
         records: list[RecordT] = []
         for value in values:
-            if isinstance(value, model):
-                records.append(value)
+            # A tuple is a row `FastRows` projected (`project_json`); pydantic makes JSON arrays lists, not tuples.
+            if isinstance(value, (model, tuple)):
+                records.append(value)  # type: ignore[arg-type]
             elif not isinstance(value, dict):
                 kind = "not_an_object"
                 self.reject(value, f"{kind}: row is a JSON {type(value).__name__}, not an object", kind)

@@ -23,7 +23,7 @@ import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -401,6 +401,27 @@ class AsyncPlexClient:
         start, end = window
         return await self._window_reader().read_window(
             pcn, path, model, Window(start, end), self._validator(stream, pcn), time_of, params
+        )
+
+    async def _read_history_fields(
+        self,
+        pcn: str,
+        path: str,
+        model: type[RecordT],
+        window: TimeWindow,
+        fields: tuple[str, ...],
+        *,
+        stream: str,
+        time_of: Callable[[Any], datetime],
+    ) -> list[RecordT | tuple[Any, ...]]:
+        """As `read_history`, each row `FastRows` decodes as the tuple of its `fields` (for the built-in extractors).
+
+        The same rows are dead-lettered for the same reasons; rows pydantic validates still come as records, so
+        `time_of` is given both.
+        """
+        start, end = window
+        return await self._window_reader().project_window(
+            pcn, path, model, Window(start, end), self._validator(stream, pcn), fields, time_of
         )
 
     def iter_production_windows(
