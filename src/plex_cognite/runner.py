@@ -5,9 +5,11 @@ Structure (one `asyncio.TaskGroup` per level, so nothing outlives the run):
     run  -- PCN 1 -- master_data, then (jobs | production | scrap | workcenter_status | your streams) concurrently
          -- PCN 2 -- ...
 
-Streams whose items link to no assets (`needs_assets = False`, such as master data) run before the others. A stream
-that fails is reported (one line in its `StreamReport.error`) and does not stop its siblings; streams that need
-assets are skipped for a PCN whose asset streams failed. `RunReport.ok` tells whether everything succeeded.
+Streams whose items link to no assets (`needs_assets = False`, such as master data) run before the others; streams
+whose items link to no parts (`needs_parts = False`: production, scrap) start as soon as the asset streams have
+written the plant, buildings and workcenters. A stream that fails is reported (one line in its `StreamReport.error`)
+and does not stop its siblings; streams that need assets are skipped for a PCN whose asset streams failed (before
+writing the upper levels, for those that need no parts). `RunReport.ok` tells whether everything succeeded.
 
 The streams are the names in `extraction.streams`: built-ins, or extractors installed packages register under the
 entry-point group `plex_cognite.extractors`; `extractors=[MyExtractor]` runs extractor classes directly.
@@ -229,25 +231,51 @@ async def _until_done_or_stopped(work: Coroutine[Any, Any, None], stop: asyncio.
 
 
 async def _run_pcn(extractors: Sequence[BaseExtractor], report: RunReport, metrics: ExtractorMetrics | None) -> None:
-    """Run one PCN's extractors: those that link to no assets first, then the rest concurrently."""
+    """Run one PCN's extractors: those that link to no assets first, then the rest concurrently.
+
+    Streams that need no parts start as soon as every asset stream has written its upper levels.
+    """
     if not extractors:
         return
     pcn = extractors[0].pcn
     first = [e for e in extractors if not e.needs_assets]
-    rest = [e for e in extractors if e.needs_assets]
+    early = [e for e in extractors if e.needs_assets and not e.needs_parts]
+    rest = [e for e in extractors if e.needs_assets and e.needs_parts]
     with bind_context(pcn=pcn):
-        async with asyncio.TaskGroup() as group:
-            for extractor in first:
-                group.create_task(_run_one(extractor, report, metrics))
-        failed_first = [r.stream for r in report.streams if r.pcn == pcn and not r.ok]
-        if failed_first:
+        async with asyncio.TaskGroup() as outer:
+            async with asyncio.TaskGroup() as group:
+                for extractor in first:
+                    group.create_task(_run_one(extractor, report, metrics))
+                if early:
+                    outer.create_task(_run_after_upper_assets(first, early, report, metrics))
+            names = {extractor.stream for extractor in first}
+            failed_first = [r.stream for r in report.streams if r.pcn == pcn and not r.ok and r.stream in names]
+            if failed_first:
+                _skip(rest, failed_first, report)
+                return
             for extractor in rest:
-                skipped = StreamReport(pcn, extractor.stream, error=f"skipped: {', '.join(failed_first)} failed")
-                report.streams.append(skipped)
-            return
-        async with asyncio.TaskGroup() as group:
-            for extractor in rest:
-                group.create_task(_run_one(extractor, report, metrics))
+                outer.create_task(_run_one(extractor, report, metrics))
+
+
+async def _run_after_upper_assets(
+    first: Sequence[BaseExtractor], early: Sequence[BaseExtractor], report: RunReport, metrics: ExtractorMetrics | None
+) -> None:
+    """Run `early` once every stream of `first` wrote its upper asset levels; skip them if one failed before."""
+    ready = [await extractor.upper_assets_ready() for extractor in first]
+    failed = [extractor.stream for extractor, ok in zip(first, ready, strict=True) if not ok]
+    if failed:
+        _skip(early, failed, report)
+        return
+    async with asyncio.TaskGroup() as group:
+        for extractor in early:
+            group.create_task(_run_one(extractor, report, metrics))
+
+
+def _skip(extractors: Sequence[BaseExtractor], failed: Sequence[str], report: RunReport) -> None:
+    for extractor in extractors:
+        report.streams.append(
+            StreamReport(extractor.pcn, extractor.stream, error=f"skipped: {', '.join(failed)} failed")
+        )
 
 
 async def _run_one(extractor: BaseExtractor, run: RunReport, metrics: ExtractorMetrics | None = None) -> None:

@@ -78,6 +78,9 @@ class BaseExtractor(ABC):
     Attributes:
         stream: The stream name (`jobs`, `production`, ...): the state key and the report label.
         needs_assets: True when items link to assets, so the stream runs after the asset streams.
+        needs_parts: With `needs_assets`: False when items link only to the plant, buildings and workcenters, not to
+            parts. The stream then starts as soon as every asset stream of the PCN has written those (see
+            `upper_assets_written`), while parts are still being written.
         span_records: `windows()` reads consecutive planned windows with one fetch while they are expected to hold
             about this many records together (up to 8 windows; 0: one fetch per window). For sparse history whose
             source takes any range in one request: fewer requests, and on a distant network fewer round trips.
@@ -86,12 +89,15 @@ class BaseExtractor(ABC):
 
     stream: ClassVar[str] = "custom"
     needs_assets: ClassVar[bool] = True
+    needs_parts: ClassVar[bool] = True
     span_records: ClassVar[int] = 0
 
     def __init__(self, context: ExtractorContext) -> None:
         self.context = context
         self._ledger: StreamLedger | None = None
         self._bound: dict[str, BoundSink[Any]] = {}
+        self._upper_assets = asyncio.Event()  # set when they are written, or when the run ends
+        self._upper_assets_ok = False
 
     @property
     def pcn(self) -> str:
@@ -186,6 +192,7 @@ class BaseExtractor(ABC):
         started = time.monotonic()
         dead_before = self._dead_count()
         ledger: StreamLedger | None = None
+        succeeded = False
         try:
             state = await self.context.state_store.load(self.pcn, self.stream)
             ledger = self._ledger = StreamLedger(self.context, self.stream, state, report, self._reject_item)
@@ -201,6 +208,7 @@ class BaseExtractor(ABC):
                     "their windows stay open and they are written again on the next run",
                     resource=self.stream,
                 )
+            succeeded = True
         except BaseException as error:
             if ledger is not None:
                 note = await _commit_quietly(ledger)
@@ -208,6 +216,9 @@ class BaseExtractor(ABC):
                     error.add_note(note)
             raise
         finally:
+            if not self._upper_assets.is_set():  # an asset stream that did not say: its end says for it
+                self._upper_assets_ok = succeeded
+                self._upper_assets.set()
             self._ledger = None
             report.dead_lettered = self._dead_count() - dead_before
             report.duration_s = time.monotonic() - started
@@ -216,6 +227,20 @@ class BaseExtractor(ABC):
     @abstractmethod
     async def extract(self) -> None:
         """Read, map and write through bound sinks; use `windows()` for history."""
+
+    def upper_assets_written(self) -> None:
+        """Say, from an asset stream, that its plant, building and workcenter assets were acknowledged.
+
+        Streams that need no parts (`needs_parts = False`) start once every asset stream of the PCN has said so or
+        has finished; an asset stream that never calls it lets them start when it finishes, if it succeeded.
+        """
+        self._upper_assets_ok = True
+        self._upper_assets.set()
+
+    async def upper_assets_ready(self) -> bool:
+        """Wait until this stream has written its upper asset levels (True) or ended (True if it succeeded)."""
+        await self._upper_assets.wait()
+        return self._upper_assets_ok
 
     # -- history windows -------------------------------------------------------------------------------------------
 

@@ -121,6 +121,7 @@ class MasterDataExtractor(AsyncBaseExtractor):
         upper += self.map_pair(workcenters, self.transform_workcenter, self.workcenter_node, stream="workcenters")
         # One write orders the hierarchy parents first (a small plant's upper levels cost a single request).
         await sinks.write(upper)
+        self.upper_assets_written()  # production and scrap link to these only: they start now
 
     async def _put_parts(self, sinks: SinkPair[AssetItem, NodeItem], upper_written: Awaitable[None]) -> None:
         async for parts in self.plex.iter_parts():

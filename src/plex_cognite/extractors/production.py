@@ -49,6 +49,10 @@ Entry = ProductionEntry | ScrapEntry
 class ProductionExtractor(AsyncBaseExtractor):
     """Produced quantities as datapoints on `PCN{pcn}_WC_{workcenterId}_PRODUCED_QTY`.
 
+    Its series link to workcenter assets only (`needs_parts = False`), so the stream starts as soon as master data
+    has written the workcenters, while parts are still being written; a subclass whose series link to parts sets
+    `needs_parts = True` (passing `series_transform` does so).
+
     Args:
         context: The PCN's context (`start`, `end`, `window` set the history read).
         resources: The run's shared clients and sinks.
@@ -57,6 +61,7 @@ class ProductionExtractor(AsyncBaseExtractor):
 
     stream: ClassVar[str] = "production"
     span_records: ClassVar[int] = 5_000
+    needs_parts: ClassVar[bool] = False  # the series link to workcenters: the stream starts before parts are written
 
     def __init__(
         self,
@@ -67,6 +72,8 @@ class ProductionExtractor(AsyncBaseExtractor):
     ) -> None:
         super().__init__(context, resources)
         self._series = series_transform or self.default_series_transform
+        if series_transform is not None:
+            self.needs_parts = True  # type: ignore[misc]  # it may link a series to a part
 
     @staticmethod
     def default_series_transform(workcenter: Workcenter, mapping: MappingContext) -> TimeSeriesItem:
