@@ -114,7 +114,7 @@ async def test_runs_of_elements_are_validated_whole_and_odd_bodies_go_to_the_dec
     assert [r.model_extra["id"] for r in records if r.model_extra] == [str(i) for i in range(2_000)]
     assert body._decoder is None  # every run was found without decoding: no Python object before its record
 
-    # An element bigger than a slice (256 KiB) but not than `_MAX_PENDING`, then 1 MiB of rows: found without the
+    # An element bigger than a slice (64 KiB) but not than `_MAX_PENDING`, then 1 MiB of rows: found without the
     # decoder, and the rows after it do not pile up behind it.
     wide = b'[{"id": "wide", "note": "' + b"y" * 300_000 + b'"}'
     rest = b"".join(b', {"id": "%d"}' % i for i in range(80_000)) + b"]"

@@ -115,40 +115,15 @@ class WindowReader:
         model: type[RecordT],
         window: Window,
         validator: RowValidator,
-        time_of: Callable[[RecordT], datetime],
-        params: QueryParams | None = None,
-    ) -> list[RecordT]:
-        """Every valid record of one window (split and retried as `iter_windows` does), in one list."""
-        return await self._read(pcn, path, model, window, validator, time_of, params, None)
-
-    async def project_window(
-        self,
-        pcn: str,
-        path: str,
-        model: type[RecordT],
-        window: Window,
-        validator: RowValidator,
-        fields: tuple[str, ...],
         time_of: Callable[[Any], datetime],
         params: QueryParams | None = None,
-    ) -> list[RecordT | tuple[Any, ...]]:
-        """As `read_window`, rows decoded as tuples of `fields` where they can be (see `RowValidator.project_json`).
+        fields: tuple[str, ...] | None = None,
+    ) -> list[Any]:
+        """Every valid record of one window (split and retried as `iter_windows` does), in one list.
 
+        With `fields`, rows `FastRows` decodes come as tuples of those fields (see `RowValidator.project_json`), and
         `time_of` is given records and tuples.
         """
-        return await self._read(pcn, path, model, window, validator, time_of, params, fields)
-
-    async def _read(
-        self,
-        pcn: str,
-        path: str,
-        model: type[RecordT],
-        window: Window,
-        validator: RowValidator,
-        time_of: Callable[[Any], datetime],
-        params: QueryParams | None,
-        fields: tuple[str, ...] | None,
-    ) -> list[Any]:
         records: list[Any] = []
         for part, body in await self._fetch(pcn, path, dict(params or {}), window):
             async for batch in self._batches(pcn, part, body, model, validator, time_of, fields):

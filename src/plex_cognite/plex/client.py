@@ -420,8 +420,8 @@ class AsyncPlexClient:
         `time_of` is given both.
         """
         start, end = window
-        return await self._window_reader().project_window(
-            pcn, path, model, Window(start, end), self._validator(stream, pcn), fields, time_of
+        return await self._window_reader().read_window(
+            pcn, path, model, Window(start, end), self._validator(stream, pcn), time_of, fields=fields
         )
 
     def iter_production_windows(
