@@ -108,7 +108,7 @@ class _ArrayBody:
     def __init__(self, validator: RowValidator, model: type[RecordT], fields: tuple[str, ...] | None = None) -> None:
         self._validator = validator
         self._model = model
-        self._fields = fields  # rows `FastRows` makes come as tuples of these fields (see `validate_json`)
+        self._fields = fields  # rows `FastRows` makes come as tuples of these fields (see `project_json`)
         self._adapter = _rows_adapter(model)
         self._pending = bytearray()  # the body after what was validated (and its '[' or the last element's end)
         self._read = 0  # bytes of the body no longer pending
