@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
-from typing import assert_type
+from typing import ClassVar, assert_type
 
 from cognite.client import AsyncCogniteClient, CogniteClient
 from cognite.client.data_classes import AssetWrite
 
 from plex_cognite import (
     AssetIDResolver,
+    BaseExtractor,
     CircuitBreaker,
     EventAssetLinker,
     EventItem,
@@ -171,3 +172,32 @@ def test_extractors_of_one_process_can_share_a_read_ahead_budget() -> None:
         assert budget.share() == 5_000
         production.records_left, scrap.records_left = 90_000, 10_000
         assert (production.share(), scrap.share()) == (9_000, 1_000)
+
+
+class WorkcentersOnly(BaseExtractor):
+    """Items linked to workcenters only: the stream starts before master data has written the parts."""
+
+    stream: ClassVar[str] = "workcenters_only"
+    needs_parts: ClassVar[bool] = False
+
+    async def extract(self) -> None:
+        """Nothing to read here."""
+
+
+class MyAssets(BaseExtractor):
+    """An asset stream that says when its plant, buildings and workcenters are written."""
+
+    stream: ClassVar[str] = "my_assets"
+    needs_assets: ClassVar[bool] = False
+
+    async def extract(self) -> None:
+        """Write the upper levels, say so, then the rest."""
+        self.upper_assets_written()
+
+
+async def test_an_asset_stream_says_when_its_upper_levels_are_written() -> None:
+    extractor = MyAssets(ExtractorContext("340884", MemoryStateStore()))
+    await extractor.run()
+    assert_type(await extractor.upper_assets_ready(), bool)
+    assert await extractor.upper_assets_ready()
+    assert not WorkcentersOnly.needs_parts
