@@ -9,12 +9,15 @@ from typing import ClassVar
 
 from plex_cognite.core.context import ExtractorContext
 from plex_cognite.core.extractor import BaseExtractor
+from plex_cognite.core.state import MemoryStateStore, StreamState
+from plex_cognite.errors import StateError
 from plex_cognite.extractors import MasterDataExtractor, ProductionExtractor, ScrapExtractor, production_series
 from plex_cognite.extractors.resources import ExtractorResources
 from plex_cognite.runner import RunReport, run_extractors
 from plex_cognite.testing.fake_cdf import FakeCDF
 from plex_cognite.testing.fake_plex import FakePlex
 from plex_cognite.testing.plant import SimulatedPlant
+from plex_cognite.typing import Pcn, StateStore
 
 from .conftest import settings_for
 
@@ -69,8 +72,21 @@ class _Late(_Early):
     needs_parts: ClassVar[bool] = True
 
 
+class _AssetsStateUnreadable(MemoryStateStore):
+    async def load(self, pcn: Pcn, stream: str) -> StreamState:
+        if stream == "assets":
+            raise StateError("the state of assets cannot be read")
+        return await super().load(pcn, stream)
+
+
 async def _run(
-    fakes: tuple[FakePlex, FakeCDF], plant: SimulatedPlant, tmp_path: Path, *, say: bool, fail: str | None = None
+    fakes: tuple[FakePlex, FakeCDF],
+    plant: SimulatedPlant,
+    tmp_path: Path,
+    *,
+    say: bool,
+    fail: str | None = None,
+    state_store: StateStore | None = None,
 ) -> tuple[RunReport, _Steps]:
     plex, cdf = fakes
     steps = _Steps()
@@ -84,7 +100,9 @@ async def _run(
     def late(context: ExtractorContext, resources: ExtractorResources) -> BaseExtractor:
         return _Late(context, steps)
 
-    report = await run_extractors(settings_for(plex, cdf, plant, tmp_path), extractors=[late, early, assets])
+    report = await run_extractors(
+        settings_for(plex, cdf, plant, tmp_path), extractors=[late, early, assets], state_store=state_store
+    )
     return report, steps
 
 
@@ -119,6 +137,15 @@ async def test_an_asset_stream_that_fails_first_skips_both(
         "early": "skipped: assets failed",
         "late": "skipped: assets failed",
     }
+
+
+async def test_an_asset_stream_that_fails_before_its_extract_skips_both(
+    fakes: tuple[FakePlex, FakeCDF], plant: SimulatedPlant, tmp_path: Path
+) -> None:
+    report, steps = await _run(fakes, plant, tmp_path, say=True, state_store=_AssetsStateUnreadable())
+    assert steps.done == []
+    errors = _errors(report)
+    assert errors["early"] == errors["late"] == "skipped: assets failed"
 
 
 async def test_an_asset_stream_that_fails_after_the_upper_levels_skips_only_what_needs_parts(

@@ -190,10 +190,11 @@ class BaseExtractor(ABC):
         """
         report = report if report is not None else StreamReport(self.pcn, self.stream)
         started = time.monotonic()
-        dead_before = self._dead_count()
+        dead_before: int | None = None
         ledger: StreamLedger | None = None
         succeeded = False
         try:
+            dead_before = self._dead_count()
             state = await self.context.state_store.load(self.pcn, self.stream)
             ledger = self._ledger = StreamLedger(self.context, self.stream, state, report, self._reject_item)
             async with ledger.exit_stack:
@@ -220,7 +221,8 @@ class BaseExtractor(ABC):
                 self._upper_assets_ok = succeeded
                 self._upper_assets.set()
             self._ledger = None
-            report.dead_lettered = self._dead_count() - dead_before
+            if dead_before is not None:
+                report.dead_lettered = self._dead_count() - dead_before
             report.duration_s = time.monotonic() - started
         return report
 
