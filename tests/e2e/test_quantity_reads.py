@@ -117,3 +117,26 @@ async def test_an_overridden_record_hook_gets_records(
     assert report.ok, report.format_table()
     assert projected_reads == []
     assert sum(r.datapoints for r in report.streams) > 0
+
+
+async def test_a_client_with_its_own_entry_read_gets_to_read_them(
+    fakes: tuple[FakePlex, FakeCDF],
+    plant: SimulatedPlant,
+    tmp_path: Path,
+    projected_reads: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plex, cdf = fakes
+    own_reads: list[TimeWindow] = []
+    read = AsyncPlexClient.read_scrap_entries
+
+    async def own(self: AsyncPlexClient, pcn: str, window: TimeWindow) -> Any:
+        own_reads.append(window)
+        return await read(self, pcn, window)
+
+    monkeypatch.setattr(AsyncPlexClient, "read_scrap_entries", own)
+    report = await run(plex, cdf, plant, tmp_path)
+    assert report.ok, report.format_table()
+    assert own_reads
+    assert set(projected_reads) == {"production"}
+    assert mismatches(cdf, plant, tmp_path, plex) == []

@@ -175,11 +175,16 @@ class ProductionExtractor(AsyncBaseExtractor):
             or cls.window_sums is not ProductionExtractor.window_sums
             or cls.map_records is not AsyncBaseExtractor.map_records
             or type(self.plex) is not PcnPlexClient
-            or type(self.plex.client).read_history is not AsyncPlexClient.read_history
         ):
             return self.read_entries
-        key, model, stream, fields = projected
+        key, bypassed, model, stream, fields = projected
         client, pcn = self.plex.client, self.plex.pcn
+        # A client whose read of these entries (or of history) is its own gets to read them.
+        client_type = type(client)
+        if getattr(client_type, bypassed.__name__) is not bypassed or client_type.read_history is not (
+            AsyncPlexClient.read_history
+        ):
+            return self.read_entries
 
         def read(window: TimeWindow) -> Awaitable[list[Entry | tuple[Any, ...]]]:
             return client._read_history_fields(  # the client's reader for built-in extractors
@@ -220,16 +225,19 @@ class ScrapExtractor(ProductionExtractor):
 
 
 # The built-in `read_entries` of each class -> what its projected read asks for: the endpoint (a `PATHS` key), the
-# model whose checks the rows pass, the stream its dead letters are filed under, and the fields summed.
-_PROJECTED: dict[Callable[..., Any], tuple[str, type[Entry], str, tuple[str, ...]]] = {
+# client method it stands in for, the model whose checks the rows pass, the stream its dead letters are filed under,
+# and the fields summed.
+_PROJECTED: dict[Callable[..., Any], tuple[str, Callable[..., Any], type[Entry], str, tuple[str, ...]]] = {
     ProductionExtractor.read_entries: (
         "production_entries",
+        AsyncPlexClient.read_production_entries,
         ProductionEntry,
         "production",
         ("workcenter_id", "transaction_date", "quantity", "unit"),
     ),
     ScrapExtractor.read_entries: (
         "scrap_entries",
+        AsyncPlexClient.read_scrap_entries,
         ScrapEntry,
         "scrap",
         ("workcenter_id", "transaction_date", "quantity"),
